@@ -1,0 +1,21 @@
+"""mmoe-np: Multi-gate Mixture-of-Experts (Ma et al., KDD 2018) from scratch in NumPy + Numba.
+
+>>> import mmoe_np as mn
+>>> data = mn.make_synthetic(n=1000, p=0.5, seed=0)
+>>> model = mn.MMoE(n_features=100, n_tasks=2, seed=0)
+>>> preds, cache = model.forward(data.X[:4])
+"""
+from . import gradcheck, kernels, metrics
+from .data import SyntheticData, make_synthetic
+from .models import MMoE, OMoE, SharedBottom, SingleTask
+from .nn import layers, losses
+from .optim import SGD, Adam
+from .train import History, TrainingDiverged, evaluate, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SGD", "Adam", "History", "MMoE", "OMoE", "SharedBottom", "SingleTask", "SyntheticData",
+    "TrainingDiverged", "evaluate", "fit", "gradcheck", "kernels", "layers", "losses",
+    "make_synthetic", "metrics",
+]

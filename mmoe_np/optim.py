@@ -1,0 +1,94 @@
+r"""Optimizers with per-parameter state, updating a ``params`` dict in place.
+
+``opt.step(params, grads)``: ``grads`` has the keys and shapes of ``params``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _checks
+
+
+def _check_grads(params, grads):
+    if set(grads) != set(params):
+        raise ValueError(f"grads must have the keys of params; missing {sorted(set(params) - set(grads))}, "
+                         f"unexpected {sorted(set(grads) - set(params))}")
+    for name, p in params.items():
+        if np.shape(grads[name]) != p.shape:
+            raise ValueError(f"grads[{name!r}] must have shape {p.shape}, got {np.shape(grads[name])}")
+
+
+class SGD:
+    r"""Stochastic gradient descent, optionally with momentum.
+
+    .. math:: v \leftarrow \mu v + g, \qquad \theta \leftarrow \theta - \eta\, v
+    """
+
+    def __init__(self, lr=1e-2, momentum=0.0):
+        self.lr = _checks.real("lr", lr, low=0.0, low_open=True)
+        self.momentum = _checks.real("momentum", momentum, low=0.0, high=1.0)
+        self.velocity: dict[str, np.ndarray] = {}
+
+    def step(self, params, grads):
+        _check_grads(params, grads)
+        for name, p in params.items():
+            g = grads[name]
+            if self.momentum:
+                v = self.velocity.setdefault(name, np.zeros_like(p))
+                v *= self.momentum
+                v += g
+                g = v
+            p -= self.lr * g
+
+
+class Adam:
+    r"""Adam (Kingma & Ba, 2015) with bias correction.
+
+    At step :math:`t = 1, 2, \dots`, for each parameter :math:`\theta` with gradient :math:`g`:
+
+    .. math::
+
+        m &\leftarrow \beta_1 m + (1-\beta_1) g, \qquad
+        v  \leftarrow \beta_2 v + (1-\beta_2) g^2 \\
+        \hat m &= m / (1-\beta_1^t), \qquad \hat v = v / (1-\beta_2^t) \\
+        \theta &\leftarrow \theta - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)
+
+    ``m`` and ``v`` are kept per parameter name, so one Adam serves one model.
+    """
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.lr = _checks.real("lr", lr, low=0.0, low_open=True)
+        self.beta1 = _checks.real("beta1", beta1, low=0.0, high=1.0)
+        self.beta2 = _checks.real("beta2", beta2, low=0.0, high=1.0)
+        if self.beta1 == 1.0 or self.beta2 == 1.0:
+            raise ValueError(f"beta1 and beta2 must be < 1, got beta1={beta1}, beta2={beta2}")
+        self.eps = _checks.real("eps", eps, low=0.0, low_open=True)
+        self.t = 0
+        self.m: dict[str, np.ndarray] = {}
+        self.v: dict[str, np.ndarray] = {}
+
+    def step(self, params, grads):
+        _check_grads(params, grads)
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        correction1 = 1.0 - b1 ** self.t
+        correction2 = 1.0 - b2 ** self.t
+        for name, p in params.items():
+            g = grads[name]
+            if name not in self.m:
+                self.m[name] = np.zeros_like(p)
+                self.v[name] = np.zeros_like(p)
+            m, v = self.m[name], self.v[name]
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            # theta -= lr * m_hat / (sqrt(v_hat) + eps), written with few temporaries
+            denom = np.sqrt(v / correction2)
+            denom += self.eps
+            p -= (self.lr / correction1) * m / denom
+
+    def state_dict(self):
+        """Arrays and step count, e.g. to save beside the parameters."""
+        return {"t": self.t, "m": {k: a.copy() for k, a in self.m.items()},
+                "v": {k: a.copy() for k, a in self.v.items()}}

@@ -1,0 +1,144 @@
+"""Minibatch training: per-task losses, train/validation history, divergence detection,
+a progress bar.
+
+::
+
+    history = mn.fit(model, X, Y, optimizer=mn.Adam(1e-3), steps=2000, batch_size=128,
+                     X_val=Xv, Y_val=Yv, eval_every=100)
+
+``Y`` is (n, K) when every task has one output, or a list of K arrays (n, out_units).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import _checks
+from .nn import losses as losses_module
+from .optim import Adam
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss or a gradient became NaN/inf; the model keeps its last good parameters."""
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`, one row per evaluation.
+
+    ``train_loss[i, k]``: mean minibatch loss of task k over the steps before ``step[i]``;
+    ``val_loss[i, k]``: task k's loss on the validation set at ``step[i]`` (NaN without one).
+    """
+
+    step: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+
+    def as_arrays(self):
+        return (np.asarray(self.step), np.asarray(self.train_loss, dtype=float),
+                np.asarray(self.val_loss, dtype=float))
+
+
+def task_targets(Y, n_rows, n_tasks, out_units, name="Y"):
+    """Normalise ``Y`` to a list of K arrays (n, out_units), checking shapes and values."""
+    if isinstance(Y, (list, tuple)):
+        if len(Y) != n_tasks:
+            raise ValueError(f"{name} must hold n_tasks={n_tasks} arrays, got {len(Y)}")
+        return [_checks.finite_array(f"{name}[{k}]", y, ndim=2, dtype=np.float64,
+                                     shape=(n_rows, out_units)) for k, y in enumerate(Y)]
+    if out_units != 1:
+        raise ValueError(f"{name} as one array needs out_units == 1; pass a list of {n_tasks} "
+                         f"(n, {out_units}) arrays instead")
+    Y = _checks.finite_array(name, Y, ndim=2, dtype=np.float64, shape=(n_rows, n_tasks))
+    return [Y[:, k:k + 1] for k in range(n_tasks)]
+
+
+def evaluate(model, X, Y, loss="mse", batch_size=8192):
+    """Each task's loss on (X, Y): an array (K,)."""
+    loss_fn = losses_module.get(loss)
+    X = model._check_X(X)
+    targets = task_targets(Y, len(X), model.n_tasks, model.out_units)
+    preds = model.predict(X, batch_size=batch_size)
+    return np.array([loss_fn(p, t)[0] for p, t in zip(preds, targets)])
+
+
+def fit(model, X, Y, *, optimizer=None, loss="mse", steps=1000, batch_size=128, X_val=None,
+        Y_val=None, eval_every=100, task_weights=None, seed=0, progress=True, desc=None):
+    """Train ``model`` in place with minibatches drawn without replacement, epoch by epoch.
+
+    Parameters
+    ----------
+    optimizer : default ``Adam(lr=1e-3)``.
+    loss : 'mse', 'bce_with_logits' or a callable ``(pred, y) -> (loss, dpred)``.
+    task_weights : (K,) weights of the per-task losses in the total (default all 1).
+    seed : int or Generator for the minibatch order.
+    progress : show a tqdm bar.
+
+    Returns a :class:`History`. Raises :class:`TrainingDiverged` naming the step when the
+    loss or a gradient is not finite, after restoring the last parameters whose loss was.
+    """
+    X = model._check_X(X)
+    K = model.n_tasks
+    targets = task_targets(Y, len(X), K, model.out_units)
+    has_val = X_val is not None
+    if has_val:
+        X_val = model._check_X(X_val)
+        task_targets(Y_val, len(X_val), K, model.out_units, name="Y_val")
+    steps = _checks.positive_int("steps", steps)
+    batch_size = min(_checks.positive_int("batch_size", batch_size), len(X))
+    eval_every = _checks.positive_int("eval_every", eval_every)
+    loss_fn = losses_module.get(loss)
+    weights = (np.ones(K) if task_weights is None else
+               _checks.finite_array("task_weights", task_weights, ndim=1, dtype=np.float64, shape=(K,)))
+    optimizer = Adam(lr=1e-3) if optimizer is None else optimizer
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+    history = History()
+    last_good = {name: p.copy() for name, p in model.params.items()}
+    running, n_running = np.zeros(K), 0
+    order, cursor = rng.permutation(len(X)), 0
+    bar = tqdm(total=steps, disable=not progress, desc=desc or type(model).__name__, leave=False)
+    try:
+        for step in range(1, steps + 1):
+            if cursor + batch_size > len(X):                 # next epoch
+                order, cursor = rng.permutation(len(X)), 0
+            idx = order[cursor:cursor + batch_size]
+            cursor += batch_size
+
+            preds, cache = model.forward(X[idx])
+            task_losses = np.empty(K)
+            dpreds = []
+            for k in range(K):
+                task_losses[k], d = loss_fn(preds[k], targets[k][idx])
+                dpreds.append(d * weights[k] if weights[k] != 1 else d)
+            grads = model.backward(cache, dpreds)
+            if not (np.isfinite(task_losses).all() and all(np.isfinite(g.sum()) for g in grads.values())):
+                for name, p in model.params.items():
+                    p[...] = last_good[name]
+                what = "loss" if not np.isfinite(task_losses).all() else "gradient"
+                raise TrainingDiverged(
+                    f"training diverged at step {step}: the {what} is not finite "
+                    f"(task losses {task_losses.tolist()}); the model keeps the parameters "
+                    f"that gave a finite loss (before step {step - 1}'s update). "
+                    f"Try a smaller learning rate.")
+            for name, p in model.params.items():
+                np.copyto(last_good[name], p)
+            optimizer.step(model.params, grads)
+            running += task_losses
+            n_running += 1
+
+            if step % eval_every == 0 or step == steps:
+                val = evaluate(model, X_val, Y_val, loss) if has_val else np.full(K, np.nan)
+                history.step.append(step)
+                history.train_loss.append((running / n_running).tolist())
+                history.val_loss.append(val.tolist())
+                running[:], n_running = 0.0, 0
+                shown = val if has_val else history.train_loss[-1]
+                bar.set_postfix({("val" if has_val else "train") + f"{k}": f"{v:.4g}"
+                                 for k, v in enumerate(shown)}, refresh=False)
+            bar.update(1)
+    finally:
+        bar.close()
+    return history
