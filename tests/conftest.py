@@ -8,6 +8,10 @@ import shutil
 
 if "NUMBA_ENABLE_CUDASIM" not in os.environ and shutil.which("nvidia-smi") is None:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    from mmoe_np.kernels import cuda as _cuda_kernels  # noqa: E402  (after the variable is set)
+
+    _cuda_kernels.speed_up_simulator()
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 

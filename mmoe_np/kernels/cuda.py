@@ -38,12 +38,65 @@ import numpy as np
 from numba import cuda
 
 NAME = "cuda"
-TILE = 16               # 16 x 16 = 256 threads per block for the products
-THREADS = 256           # threads per block for the one-thread-per-cell kernels
 
 
 def simulator_enabled() -> bool:
+    """True when numba.cuda runs kernels in Numba's CUDA simulator (no GPU)."""
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
+
+
+# On a GPU: 16 x 16 = 256 threads per block for the products, 256 for the one-thread-per-cell
+# kernels. The simulator runs every CUDA thread as a Python thread, so there the same kernels
+# are built with 4 x 4 tiles and 32-thread blocks (more tiles per product, so the tests still
+# cover partial tiles and multi-tile loops).
+TILE = 4 if simulator_enabled() else 16
+THREADS = 32 if simulator_enabled() else 256
+
+
+def _as_numpy_dtype(dtype):
+    """A numba type (float64) or a NumPy type (np.float64) as a NumPy dtype."""
+    from numba import types
+    from numba.np import numpy_support
+    return numpy_support.as_dtype(dtype) if isinstance(dtype, types.Type) else np.dtype(dtype)
+
+
+def speed_up_simulator(interval=5e-5):
+    """Shorten Python's thread switch interval (default 5 ms) while the simulator runs.
+
+    The simulator runs each CUDA thread as a Python thread and polls them at every
+    ``syncthreads``; with the default interval each barrier costs milliseconds. This is a
+    process-wide setting, so it is never changed on import: tests and lessons call it.
+    Does nothing on a real GPU.
+
+    It also closes a race in the simulator that shorter switches expose: its
+    ``cuda.shared.array`` looks the block's array up and creates it without a lock, so two
+    threads of one block can end up with different "shared" arrays. The lookup is wrapped
+    in a lock (simulator only).
+    """
+    if not simulator_enabled():
+        return
+    import sys
+    import threading
+
+    from numba.cuda.simulator import kernelapi
+
+    shared = kernelapi.FakeCUDAShared
+    if not getattr(shared.array, "_mmoe_np_locked", False):
+        lock, unlocked = threading.Lock(), shared.array
+
+        def array(self, shape, dtype, alignment=None):
+            if shape == 0 or alignment is not None:     # dynamic shared memory: no lookup
+                return unlocked(self, shape, dtype, alignment)
+            caller = sys._getframe(1)                   # the simulator keys arrays by call site
+            key = (caller.f_code.co_filename, caller.f_lineno)
+            with lock:
+                if key not in self._allocations:
+                    self._allocations[key] = np.empty(shape, _as_numpy_dtype(dtype))
+                return self._allocations[key]
+
+        array._mmoe_np_locked = True
+        shared.array = array
+    sys.setswitchinterval(interval)
 
 
 def require_device():

@@ -48,9 +48,9 @@ def bce_with_logits(logits, y):
     """
     z, y = _pair(logits, y)
     n = z.size
-    loss = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-    # stable sigmoid: exp of a non-positive number only
-    e = np.exp(-np.abs(z))
+    e = np.exp(-np.abs(z))              # in (0, 1]: never overflows
+    loss = np.maximum(z, 0) - z * y + np.log1p(e)
+    # stable sigmoid from the same e
     sig = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
     return float(loss.sum()) / n, (sig - y) / n
 

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+
+import mmoe_np as mn
+
+
+def test_adam_two_steps_by_hand():
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    p = {"w": np.array([1.0, -2.0])}
+    g1, g2 = np.array([0.5, -1.0]), np.array([-0.25, 2.0])
+    opt = mn.Adam(lr=lr, beta1=b1, beta2=b2, eps=eps)
+    opt.step(p, {"w": g1})
+    # step 1: m = 0.1 g1, v = 0.001 g1^2, m_hat = g1, v_hat = g1^2 -> w -= lr * sign(g1) (almost)
+    expected1 = np.array([1.0, -2.0]) - lr * g1 / (np.abs(g1) + eps)
+    np.testing.assert_allclose(p["w"], expected1, rtol=1e-14)
+    opt.step(p, {"w": g2})
+    m = 0.9 * (0.1 * g1) + 0.1 * g2
+    v = 0.999 * (0.001 * g1**2) + 0.001 * g2**2
+    m_hat, v_hat = m / (1 - 0.9**2), v / (1 - 0.999**2)
+    np.testing.assert_allclose(p["w"], expected1 - lr * m_hat / (np.sqrt(v_hat) + eps), rtol=1e-14)
+    assert opt.t == 2
+
+
+def test_sgd_and_momentum():
+    p = {"w": np.array([1.0])}
+    mn.SGD(lr=0.5).step(p, {"w": np.array([2.0])})
+    assert p["w"][0] == pytest.approx(0.0)
+    p = {"w": np.array([0.0])}
+    opt = mn.SGD(lr=1.0, momentum=0.5)
+    opt.step(p, {"w": np.array([1.0])})
+    opt.step(p, {"w": np.array([1.0])})
+    assert p["w"][0] == pytest.approx(-(1.0 + 1.5))
+
+
+def test_optimizer_errors():
+    with pytest.raises(ValueError, match="lr must be in"):
+        mn.Adam(lr=0.0)
+    with pytest.raises(ValueError, match="beta1 and beta2 must be < 1"):
+        mn.Adam(beta1=1.0)
+    with pytest.raises(ValueError, match="grads must have the keys of params"):
+        mn.Adam().step({"w": np.zeros(2)}, {"v": np.zeros(2)})
+    with pytest.raises(ValueError, match=r"grads\['w'\] must have shape"):
+        mn.SGD().step({"w": np.zeros(2)}, {"w": np.zeros(3)})

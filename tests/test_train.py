@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+import mmoe_np as mn
+
+
+def data_split():
+    data = mn.make_synthetic(n=1200, d=10, p=0.9, seed=0)
+    return data.split((0.75, 0.25))
+
+
+def test_fit_reduces_loss_and_records_history():
+    (X, Y), (Xv, Yv) = data_split()
+    model = mn.MMoE(n_features=10, n_experts=4, expert_units=8, tower_units=4, seed=0)
+    before = mn.evaluate(model, Xv, Yv)
+    history = mn.fit(model, X, Y, X_val=Xv, Y_val=Yv, steps=300, batch_size=64, eval_every=100,
+                     optimizer=mn.Adam(lr=1e-2), progress=False)
+    steps, train, val = history.as_arrays()
+    assert steps.tolist() == [100, 200, 300]
+    assert train.shape == val.shape == (3, 2)
+    assert np.all(val[-1] < before)
+    np.testing.assert_allclose(val[-1], mn.evaluate(model, Xv, Yv))
+
+
+def test_fit_is_reproducible():
+    (X, Y), _ = data_split()
+    runs = []
+    for _ in range(2):
+        model = mn.OMoE(n_features=10, n_experts=3, expert_units=4, seed=3)
+        mn.fit(model, X, Y, steps=30, progress=False, seed=4)
+        runs.append(model.params["expert_kernel"].copy())
+    np.testing.assert_array_equal(*runs)
+
+
+def test_task_weights_zero_freezes_a_tower():
+    (X, Y), _ = data_split()
+    model = mn.MMoE(n_features=10, n_experts=3, expert_units=4, seed=0)
+    before = model.params["output_kernel"][1].copy()
+    mn.fit(model, X, Y, steps=10, task_weights=[1.0, 0.0], progress=False)
+    np.testing.assert_array_equal(model.params["output_kernel"][1], before)
+
+
+def test_divergence_names_the_step_and_keeps_good_parameters():
+    (X, Y), _ = data_split()
+    model = mn.SharedBottom(n_features=10, bottom_units=8, seed=0)
+    with np.errstate(all="ignore"), pytest.raises(mn.TrainingDiverged, match=r"diverged at step \d+"):
+        mn.fit(model, X, Y * 1e150, optimizer=mn.SGD(lr=1e10), steps=50, progress=False)
+    assert all(np.isfinite(p).all() for p in model.params.values())
+
+
+def test_fit_input_errors():
+    (X, Y), _ = data_split()
+    model = mn.MMoE(n_features=10, n_experts=2, expert_units=3, seed=0)
+    with pytest.raises(ValueError, match=r"Y must have shape \(900, 2\)"):
+        mn.fit(model, X, Y[:10], progress=False)
+    with pytest.raises(ValueError, match="Y must hold n_tasks=2 arrays"):
+        mn.fit(model, X, [Y[:, :1]], progress=False)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        mn.fit(model, X, Y, steps=0, progress=False)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        mn.fit(model, X, Y, loss="l1", progress=False)
+    with pytest.raises(ValueError, match=r"X must have shape"):
+        mn.fit(model, X[:, :5], Y, progress=False)
