@@ -110,7 +110,7 @@ def test_dtype_is_kept(dtype):
 def test_backends_agree_after_20_adam_steps(cls, backend):
     data = mn.make_synthetic(n=64, d=D, p=0.5, seed=0)
     models = {b: small(cls, b) for b in ("numpy", backend)}
-    for b, model in models.items():
+    for model in models.values():
         mn.fit(model, data.X, data.Y, steps=20, batch_size=8 if backend == "cuda" else 16,
                optimizer=mn.Adam(lr=1e-2), progress=False, seed=0)
     for name, value in models["numpy"].params.items():

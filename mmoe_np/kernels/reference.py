@@ -2,12 +2,11 @@ r"""The kernel contract in plain NumPy: the oracle the numba and CUDA kernels ar
 
 Four functions compute everything that touches the experts (DESIGN.md, "Kernel contract"):
 
-=================================  ==========================================================
-``experts_forward(X, W, b)``        :math:`H_{bue} = \mathrm{relu}(\sum_d X_{bd} W_{due} + b_{ue})`
-``experts_backward(X, W, H, dH)``   :math:`dZ = dH \cdot [H > 0]`, then dX, dW, db
-``gate_mix_forward(H, G)``          :math:`F_{kbu} = \sum_e G_{kbe} H_{bue}`
-``gate_mix_backward(H, G, dF)``     :math:`dH_{bue} = \sum_k dF_{kbu} G_{kbe}`, :math:`dG_{kbe} = \sum_u dF_{kbu} H_{bue}`
-=================================  ==========================================================
+- ``experts_forward(X, W, b)``: :math:`H_{bue} = \mathrm{relu}(\sum_d X_{bd} W_{due} + b_{ue})`
+- ``experts_backward(X, W, H, dH)``: :math:`dZ = dH \cdot [H > 0]`, then dX, dW, db
+- ``gate_mix_forward(H, G)``: :math:`F_{kbu} = \sum_e G_{kbe} H_{bue}`
+- ``gate_mix_backward(H, G, dF)``: :math:`dH_{bue} = \sum_k dF_{kbu} G_{kbe}`,
+  :math:`dG_{kbe} = \sum_u dF_{kbu} H_{bue}`
 
 Shapes: X (B, D), W (D, U, E), b (U, E), H (B, U, E), G (K, B, E), F (K, B, U).
 Each function is written the most obvious way (``einsum``), not the fastest.

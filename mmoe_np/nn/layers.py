@@ -91,7 +91,9 @@ def softmax_gate_backward(dG, cache, need_dX=False):
 
 
 def towers_forward(F, tower_kernel, tower_bias, output_kernel, output_bias):
-    r"""K task towers at once: :math:`\hat y_k = h^k(f^k) = W_{ok}\,\mathrm{ReLU}(W_{tk} f^k + b_{tk}) + b_{ok}`.
+    r"""K task towers at once:
+
+    .. math:: \hat y_k = h^k(f^k) = W_{ok}\,\mathrm{ReLU}(W_{tk} f^k + b_{tk}) + b_{ok}
 
     Shapes: ``F`` (K, B, U), or (1, B, U) / (B, U) when every tower reads the same input
     (Shared-Bottom); ``tower_kernel`` (K, U, T), ``tower_bias`` (K, T),
