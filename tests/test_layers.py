@@ -33,6 +33,19 @@ def test_dense_broadcast_over_tasks():
     compare("db", db, numerical_gradient_array(f, b, dout))
 
 
+def test_dense_one_input_many_weights():
+    x = rng.standard_normal((5, 4))        # 2-D input read by K = 3 gates
+    W, b = rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 2))
+    out, cache = layers.dense_forward(x, W, b)
+    np.testing.assert_allclose(out, np.stack([x @ W[k] + b[k] for k in range(3)]), rtol=1e-13)
+    dout = rng.standard_normal(out.shape)
+    dx, dW, db = layers.dense_backward(dout, cache)
+    f = lambda: layers.dense_forward(x, W, b)[0]
+    compare("dx", dx, numerical_gradient_array(f, x, dout))
+    compare("dW", dW, numerical_gradient_array(f, W, dout))
+    compare("db", db, numerical_gradient_array(f, b, dout))
+
+
 def test_relu():
     z = rng.standard_normal((6, 5))
     z[np.abs(z) < 1e-3] = 0.5             # keep away from the kink

@@ -41,3 +41,18 @@ def test_optimizer_errors():
         mn.Adam().step({"w": np.zeros(2)}, {"v": np.zeros(2)})
     with pytest.raises(ValueError, match=r"grads\['w'\] must have shape"):
         mn.SGD().step({"w": np.zeros(2)}, {"w": np.zeros(3)})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_adam_equals_numpy_adam(dtype):
+    rng = np.random.default_rng(0)
+    shapes = {"a": (3, 4, 2), "b": (5,)}
+    params = [{k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}]
+    params.append({k: v.copy() for k, v in params[0].items()})
+    opts = [mn.Adam(lr=0.01, fused=True), mn.Adam(lr=0.01, fused=False)]
+    for _ in range(5):
+        grads = {k: rng.standard_normal(s).astype(dtype) for k, s in shapes.items()}
+        for p, opt in zip(params, opts):
+            opt.step(p, grads)
+    for k in shapes:
+        np.testing.assert_allclose(params[0][k], params[1][k], rtol=1e-6 if dtype == np.float32 else 1e-14)

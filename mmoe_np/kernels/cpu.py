@@ -3,10 +3,13 @@ r"""The kernel contract compiled for the CPU with numba.
 Design (measured on a 2-core EPYC, see benchmarks/RESULTS.md):
 
 - The experts' tensordot is one matrix product, ``X (B, D) @ W.reshape(D, U*E)``, because
-  the (D, U, E) layout makes ``W`` a (D, U*E) matrix for free. It calls BLAS from inside
-  the jitted function (``np.dot``), block of rows by block of rows, and applies bias + ReLU
-  to each block while it is still in cache: the (B, U, E) pre-activation is never written
-  and re-read from main memory.
+  the (D, U, E) layout makes ``W`` a (D, U*E) matrix for free. BLAS computes it block of
+  rows by block of rows, and a jitted epilogue applies bias + ReLU to each block while it
+  is still in cache: the (B, U, E) pre-activation is never re-read from main memory.
+- The products go through NumPy's BLAS (``np.matmul``), not ``np.dot`` inside the jitted
+  code: numba's ``np.dot`` calls SciPy's copy of OpenBLAS, a second thread pool. Its threads
+  spin after each call and fought NumPy's over the 2 cores of our benchmark machine,
+  making a whole training step 25x slower at batch 1024 (13 ms instead of 0.5 ms).
 - The backward pass computes ``dZ = dH * [H > 0]`` and ``db`` in one fused pass, then two
   BLAS products for dW and dX.
 - The gate mixes are plain loops (all K tasks in one pass over H), compiled with and
@@ -23,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 NAME = "numba"
-_BLOCK = 256                  # rows per BLAS call in experts_forward: a (256, U*E) block fits L2
+_BLOCK = 1024                 # rows per BLAS call in experts_forward (a block stays in L2)
 _PARALLEL_MIN_CELLS = 1 << 18  # B*U*E above which the gate mixes use prange
 
 
@@ -36,34 +39,32 @@ def _same_dtype(*arrays):
 
 # ----------------------------------------------------------------------------- experts
 @njit(cache=True)
-def _experts_forward(X, W2, b):
-    """Loop nest (per block of rows)::
-
-        Z[blk] = X[blk] @ W2                  # BLAS, (blk, N), N = U*E
-        for i in blk: for j in N:             # fused epilogue, block still in cache
-            H[i, j] = max(Z[i, j] + b[j], 0)
-    """
-    B, N = X.shape[0], W2.shape[1]
-    H = np.empty((B, N), dtype=X.dtype)
-    for start in range(0, B, _BLOCK):
-        stop = min(B, start + _BLOCK)
-        H[start:stop] = np.dot(X[start:stop], W2)
-        for i in range(start, stop):
-            for j in range(N):
-                v = H[i, j] + b[j]
-                H[i, j] = v if v > 0 else 0
-    return H
+def _add_bias_relu(Z, b):
+    """In place, one pass: ``Z[i, j] = max(Z[i, j] + b[j], 0)``. Z: (rows, N), b: (N,)."""
+    for i in range(Z.shape[0]):
+        for j in range(Z.shape[1]):
+            v = Z[i, j] + b[j]
+            Z[i, j] = v if v > 0 else 0
 
 
 def experts_forward(X, W, b):
-    """``H[b,u,e] = relu(sum_d X[b,d] W[d,u,e] + b[u,e])``.
+    """``H[b,u,e] = relu(sum_d X[b,d] W[d,u,e] + b[u,e])``: X (B, D), W (D, U, E), b (U, E) -> H (B, U, E).
 
-    X (B, D), W (D, U, E), b (U, E) -> H (B, U, E).
+    Loop nest, per block of rows (the block is still in cache for the epilogue)::
+
+        H[blk] = X[blk] @ W2                   # BLAS, (blk, N), N = U*E
+        for i in blk: for j in N:              # fused epilogue (numba)
+            H[i, j] = max(H[i, j] + b[j], 0)
     """
     X, W, b = _same_dtype(X, W, b)
-    D, U, E = W.shape
-    H = _experts_forward(X, W.reshape(D, U * E), b.reshape(U * E))
-    return H.reshape(X.shape[0], U, E)
+    (B, D), (_, U, E) = X.shape, W.shape
+    W2, b2 = W.reshape(D, U * E), b.reshape(U * E)
+    H = np.empty((B, U * E), dtype=X.dtype)
+    for start in range(0, B, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        np.matmul(X[block], W2, out=H[block])
+        _add_bias_relu(H[block], b2)
+    return H.reshape(B, U, E)
 
 
 @njit(cache=True)
@@ -80,33 +81,21 @@ def _relu_mask_and_bias_grad(H, dH):
     return dZ, db
 
 
-@njit(cache=True)
-def _experts_backward(X, W2, H, dH, need_dX):
-    """Loop nest::
-
-        for i in B: for j in N:  dZ[i,j] = dH[i,j] * (H[i,j] > 0); db[j] += dZ[i,j]
-        dW = X.T @ dZ            # BLAS, (D, N)
-        dX = dZ @ W2.T           # BLAS, (B, D), only when asked
-    """
-    dZ, db = _relu_mask_and_bias_grad(H, dH)
-    dW = np.dot(X.T, dZ)
-    if need_dX:
-        dX = np.dot(dZ, W2.T)
-    else:
-        dX = np.empty((0, 0), dtype=X.dtype)
-    return dX, dW, db
-
-
 def experts_backward(X, W, H, dH, need_dX=True):
-    """Gradients of :func:`experts_forward`.
+    """Gradients of :func:`experts_forward`: dX (B, D) (None if not ``need_dX``), dW (D, U, E), db (U, E).
 
-    Returns dX (B, D) (None if not ``need_dX``), dW (D, U, E), db (U, E).
+    Loop nest::
+
+        for i in B: for j in N:   dZ[i,j] = dH[i,j] * (H[i,j] > 0); db[j] += dZ[i,j]   # numba, one pass
+        dW = X.T @ dZ             # BLAS, (D, N)
+        dX = dZ @ W2.T            # BLAS, (B, D), only when asked
     """
     X, W, H, dH = _same_dtype(X, W, H, dH)
-    B, (D, U, E) = X.shape[0], W.shape
-    dX, dW, db = _experts_backward(X, W.reshape(D, U * E), H.reshape(B, U * E),
-                                   dH.reshape(B, U * E), need_dX)
-    return (dX if need_dX else None), dW.reshape(D, U, E), db.reshape(U, E)
+    (B, D), (_, U, E) = X.shape, W.shape
+    dZ, db = _relu_mask_and_bias_grad(H.reshape(B, U * E), dH.reshape(B, U * E))
+    dW = X.T @ dZ
+    dX = dZ @ W.reshape(D, U * E).T if need_dX else None
+    return dX, dW.reshape(D, U, E), db.reshape(U, E)
 
 
 # --------------------------------------------------------------------------- gate mixes
@@ -128,27 +117,27 @@ def _gate_mix_forward_loops(H, G, F):
 
 
 def _gate_mix_backward_loops(H, G, dF, dH, dG):
-    """Loop nest (one pass over H and dH)::
+    """Loop nest (one pass over H and dH, the contiguous E axis innermost)::
 
-        for b in B:
-            for u in U: for e in E:   dH[b, u, e] = sum_k dF[k, b, u] * G[k, b, e]
-            for k in K: for e in E:   dG[k, b, e] = sum_u dF[k, b, u] * H[b, u, e]
+        for b in B: for k in K: for u in U:
+            d = dF[k, b, u]
+            for e in E:
+                dH[b, u, e] += d * G[k, b, e]      # sum over k
+                dG[k, b, e] += d * H[b, u, e]      # sum over u
     """
     B, U, E = H.shape
     K = G.shape[0]
     for b in prange(B):
         for u in range(U):
             for e in range(E):
-                acc = 0.0
-                for k in range(K):
-                    acc += dF[k, b, u] * G[k, b, e]
-                dH[b, u, e] = acc
+                dH[b, u, e] = 0.0
         for k in range(K):
             for e in range(E):
                 dG[k, b, e] = 0.0
             for u in range(U):
                 d = dF[k, b, u]
                 for e in range(E):
+                    dH[b, u, e] += d * G[k, b, e]
                     dG[k, b, e] += d * H[b, u, e]
 
 

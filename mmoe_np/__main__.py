@@ -1,0 +1,42 @@
+"""Command line: ``python -m mmoe_np <command> [options]`` (also installed as ``mmoe-np``).
+
+Commands:
+  compare   Shared-Bottom vs OMoE vs MMoE at task correlations 0.5, 0.9, 1.0 (table + figure)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _backend_arguments(parser):
+    parser.add_argument("--backend", choices=["numpy", "numba", "cuda"], default="numba",
+                        help="kernel backend (default numba)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def build_parser():
+    from .experiments import compare
+
+    parser = argparse.ArgumentParser(prog="python -m mmoe_np", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("compare", help="Shared-Bottom vs OMoE vs MMoE (paper Fig. 4, short)")
+    compare.add_arguments(p)
+    _backend_arguments(p)
+    p.set_defaults(run=compare.main)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, TypeError) as err:   # bad options: one line, not a traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Experiments behind the CLI (``python -m mmoe_np ...``)."""

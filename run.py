@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""One entry point for a fresh machine: makes ./.venv, installs mmoe-np into it, runs a job.
+
+    python3 run.py compare      # set up, then train Shared-Bottom / OMoE / MMoE (table + figure)
+    python3 run.py test         # set up with test extras, then run the test suite
+    python3 run.py lessons      # run every lesson in order and regenerate figures/
+    python3 run.py bench        # kernel and training-step benchmarks
+
+Extra arguments go to the job: ``python3 run.py compare --runs 5``, ``python3 run.py test -k gate``.
+Needs only Python >= 3.10 with the standard library (venv, pip) and access to PyPI.
+"""
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+JOBS = {
+    "compare": ([str(PYTHON), "-m", "mmoe_np", "compare"], ""),
+    "test": ([str(PYTHON), "-m", "pytest", "-q"], "[test]"),
+    "lessons": ([str(PYTHON), "lessons/run_all.py"], ""),
+    "bench": ([str(PYTHON), "benchmarks/bench_all.py"], ""),
+}
+
+
+def setup(extras):
+    if sys.version_info < (3, 10):
+        sys.exit(f"mmoe-np needs Python >= 3.10, this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print(f"creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    stamp = VENV / f".installed{extras or '[base]'}"
+    pyproject = ROOT / "pyproject.toml"
+    if not stamp.exists() or stamp.stat().st_mtime < pyproject.stat().st_mtime:
+        print(f"installing mmoe-np{extras} into {VENV} ...", flush=True)
+        subprocess.check_call([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+        subprocess.check_call([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}{extras}"])
+        stamp.touch()
+
+
+def main(argv):
+    if not argv or argv[0] not in JOBS:
+        sys.exit(__doc__)
+    command, extras = JOBS[argv[0]]
+    setup(extras)
+    return subprocess.call(command + argv[1:], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
