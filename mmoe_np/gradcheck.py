@@ -59,7 +59,7 @@ class GradientError(AssertionError):
     """A gradient disagrees with its numerical estimate."""
 
 
-def compare(name, analytic, numeric, tol=1e-6):
+def compare(name, analytic, numeric, tol=1e-6, labels=("analytic", "numerical")):
     """Raise :class:`GradientError` naming ``name``, the worst index and both numbers.
 
     NaN entries of ``numeric`` mean "not estimated" and are left out of the comparison.
@@ -76,7 +76,7 @@ def compare(name, analytic, numeric, tol=1e-6):
         worst = np.unravel_index(np.argmax(np.abs(analytic - numeric)), analytic.shape)
         raise GradientError(
             f"{name}: relative error {err:.2e} > {tol:.0e}; worst at index {tuple(int(i) for i in worst)}: "
-            f"analytic {analytic[worst]:.10g}, numerical {numeric[worst]:.10g}")
+            f"{labels[0]} {analytic[worst]:.10g}, {labels[1]} {numeric[worst]:.10g}")
     return err
 
 

@@ -1,0 +1,108 @@
+# %% [markdown]
+# # Lesson 05 — One-gate Mixture-of-Experts: experts, a softmax gate, a weighted sum
+#
+# **You will learn** the three pieces every MoE model is built from, forward and backward,
+# each checked against numerical gradients:
+#
+# 1. **Experts**: E small networks $f_i(x) = \mathrm{ReLU}(W_i x + b_i)$, all computed at
+#    once as one tensordot with `expert_kernel` of shape (D, U, E);
+# 2. **A softmax gate**: $g(x) = \mathrm{softmax}(W_g x + b_g) \in \mathbb{R}^E$, weights
+#    that sum to one;
+# 3. **The gate-weighted sum**: $f(x) = \sum_i g(x)_i f_i(x)$.
+#
+# One-gate MoE (OMoE) feeds that one mixture to every task tower.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+
+import mmoe_np as mn
+from mmoe_np.gradcheck import compare, numerical_gradient_array
+from mmoe_np.kernels import reference as kernels
+from mmoe_np.lesson_utils import pick, savefig
+from mmoe_np.nn import layers
+
+rng = np.random.default_rng(0)
+B, D, U, E = 6, 5, 4, 3
+
+# %% [markdown]
+# ## 1. The experts' tensordot
+# $H_{bue} = \mathrm{ReLU}(\sum_d X_{bd} W_{due} + b_{ue})$: contracting over `d` turns
+# (B, D) and (D, U, E) into (B, U, E). Because `W` is (D, U, E), it is also a (D, U·E)
+# matrix, so all experts are *one* matrix product: that is what the fast kernels exploit.
+
+# %%
+X, W, b = rng.standard_normal((B, D)), rng.standard_normal((D, U, E)), rng.standard_normal((U, E))
+H = kernels.experts_forward(X, W, b)
+print("X", X.shape, "W", W.shape, "-> H", H.shape)
+same = np.maximum((X @ W.reshape(D, U * E)).reshape(B, U, E) + b, 0)
+print("equals one matmul:", np.allclose(H, same))
+
+dH = rng.standard_normal(H.shape)
+dX, dW, db = kernels.experts_backward(X, W, H, dH)
+f = lambda: kernels.experts_forward(X, W, b)
+for name, analytic, wrt in [("dX", dX, X), ("dW", dW, W), ("db", db, b)]:
+    print(f"experts {name}: relative error {compare(name, analytic, numerical_gradient_array(f, wrt, dH)):.1e}")
+
+# %% [markdown]
+# ## 2. The softmax gate, and its backward pass
+# With $g = \mathrm{softmax}(l)$, the Jacobian is $\partial g_i/\partial l_j = g_i(\delta_{ij} - g_j)$,
+# so for an upstream gradient $dg$:
+# $$dl_j = g_j\,\big(dg_j - \textstyle\sum_i g_i\, dg_i\big)$$
+# The gate kernel has a leading axis for the number of gates (1 for OMoE): (1, D, E).
+
+# %%
+Wg, bg = rng.standard_normal((1, D, E)), rng.standard_normal((1, E))
+G, gate_cache = layers.softmax_gate_forward(X, Wg, bg)
+print("G", G.shape, "rows sum to", G.sum(-1)[0, :3])
+dG = rng.standard_normal(G.shape)
+dX_g, dWg, dbg = layers.softmax_gate_backward(dG, gate_cache, need_dX=True)
+g = lambda: layers.softmax_gate_forward(X, Wg, bg)[0]
+print(f"gate dW: relative error {compare('dWg', dWg, numerical_gradient_array(g, Wg, dG)):.1e}")
+
+# %% [markdown]
+# ## 3. The gate-weighted sum
+# $F_{kbu} = \sum_e G_{kbe} H_{bue}$; backward: $dH_{bue} = \sum_k dF_{kbu} G_{kbe}$ and
+# $dG_{kbe} = \sum_u dF_{kbu} H_{bue}$ — each input's gradient is the other input weighted
+# by the upstream gradient.
+
+# %%
+F = kernels.gate_mix_forward(H, G)
+print("H", H.shape, "x G", G.shape, "-> F", F.shape)
+dF = rng.standard_normal(F.shape)
+dH_mix, dG_mix = kernels.gate_mix_backward(H, G, dF)
+m = lambda: kernels.gate_mix_forward(H, G)
+print(f"mix dH: {compare('dH', dH_mix, numerical_gradient_array(m, H, dF)):.1e}, "
+      f"dG: {compare('dG', dG_mix, numerical_gradient_array(m, G, dF)):.1e}")
+
+# %% [markdown]
+# ## The whole OMoE, gradient-checked and trained
+
+# %%
+small = mn.OMoE(n_features=D, n_tasks=2, n_experts=E, expert_units=U, tower_units=3, seed=0)
+errors = mn.gradcheck.check_model(small, X, [np.zeros((B, 1))] * 2)
+print("OMoE gradient check, worst relative error per parameter:")
+for name, err in errors.items():
+    print(f"  {name:14s} {err:.1e}")
+
+data = mn.make_synthetic(n=10_000, d=100, p=0.5, seed=0)
+(Xtr, Ytr), (Xte, Yte) = data.split((0.8, 0.2))
+omoe = mn.OMoE(n_features=100, n_experts=8, expert_units=16, seed=0, backend="numba")
+mn.fit(omoe, Xtr, Ytr, optimizer=mn.Adam(lr=1e-2), steps=pick(3000, 300), progress=False)
+print("OMoE test MSE per task:", mn.evaluate(omoe, Xte, Yte).round(4))
+usage = omoe.gates(Xte)[0]                                    # (B, E)
+
+fig, ax = plt.subplots(figsize=(5.5, 3.5))
+ax.bar(np.arange(8), usage.mean(0), yerr=usage.std(0), capsize=3)
+ax.set_xlabel("expert")
+ax.set_ylabel("gate weight (mean +- std over test inputs)")
+ax.set_title("OMoE after training: how the single gate uses the 8 experts")
+savefig(fig, "05_omoe_gate.png")
+
+# %% [markdown]
+# ## Exercises
+# 1. `lessons/exercises/ex05_softmax_backward.py` and `ex05_gate_mix_backward.py`:
+#    write the two backward passes; check with `python -m mmoe_np.check <file>`.
+# 2. Prove that $\sum_j dl_j = 0$ for the softmax backward. Why must it be so?
+# 3. Initialise the gate kernel to zeros. What does the gate compute at the first step,
+#    and do the experts still learn different things?

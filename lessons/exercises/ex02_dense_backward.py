@@ -1,0 +1,19 @@
+"""Exercise 02 -- the dense layer's backward pass (lesson 02).
+
+The forward pass is ``z = x @ W + b`` with x (B, I), W (I, O), b (O,). Given
+``dout = dL/dz`` (B, O), return ``dx`` (B, I), ``dW`` (I, O) and ``db`` (O,).
+
+Check your answer:  python -m mmoe_np.check lessons/exercises/ex02_dense_backward.py
+"""
+import numpy as np
+
+EXERCISE = "dense_backward"
+
+
+def dense_backward(dout, cache):
+    x, W = cache
+    # ---- TODO: compute dx, dW, db (three lines) ----
+    # write your code here, then delete the next line
+    raise NotImplementedError("fill in the TODO")
+    # ---- end TODO ----
+    return dx, dW, db

@@ -1,0 +1,17 @@
+"""Exercise 05a -- the softmax gate's backward pass (lesson 05).
+
+``G = softmax(logits)`` row by row, G and logits (B, E). Given ``dG = dL/dG`` (B, E),
+return ``dlogits`` (B, E). Hint: dl_j = g_j (dg_j - sum_i g_i dg_i).
+
+Check your answer:  python -m mmoe_np.check lessons/exercises/ex05_softmax_backward.py
+"""
+import numpy as np
+
+EXERCISE = "softmax_backward"
+
+
+def softmax_backward(dG, G):
+    # ---- TODO: one line with a sum over the last axis (keepdims=True) ----
+    dlogits = G * (dG - (dG * G).sum(axis=-1, keepdims=True))
+    # ---- end TODO ----
+    return dlogits

@@ -1,0 +1,39 @@
+"""Small helpers the lessons share: quick mode and where figures go.
+
+- ``MMOE_QUICK=1`` shrinks every lesson (fewer steps, runs and points) so the test suite
+  can run them all; the numbers are then rougher, never different in kind.
+- Figures go to ``figures/`` at the repository root, or to ``$MMOE_FIGURES`` when set (the
+  tests point it at a temporary folder so quick runs never overwrite the committed figures).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def quick() -> bool:
+    """True when the lesson should run its short version (``MMOE_QUICK=1``)."""
+    return os.environ.get("MMOE_QUICK", "0") == "1"
+
+
+def pick(full, short):
+    """``short`` in quick mode, ``full`` otherwise."""
+    return short if quick() else full
+
+
+def figures_dir() -> Path:
+    if os.environ.get("MMOE_FIGURES"):
+        folder = Path(os.environ["MMOE_FIGURES"])
+    else:
+        repo = Path(__file__).resolve().parent.parent
+        folder = repo / "figures" if (repo / "lessons").is_dir() else Path.cwd() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def savefig(fig, name: str) -> Path:
+    """Save a matplotlib figure under the figures folder and say where."""
+    path = figures_dir() / name
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    print(f"figure saved: {path}")
+    return path

@@ -1,0 +1,31 @@
+"""Every lesson runs top to bottom in quick mode (MMOE_QUICK=1), so none can rot."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LESSONS = sorted((Path(__file__).resolve().parent.parent / "lessons").glob("[0-9][0-9]_*.py"))
+
+
+def test_there_are_lessons():
+    assert len(LESSONS) >= 8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+def test_lesson_runs_in_quick_mode(lesson, tmp_path):
+    env = {**os.environ, "MMOE_QUICK": "1", "MPLBACKEND": "Agg", "MMOE_FIGURES": str(tmp_path)}
+    result = subprocess.run([sys.executable, str(lesson)], cwd=lesson.parent, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{lesson.name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert list(tmp_path.glob("*.png")), f"{lesson.name} saved no figure"
+
+
+def test_lessons_are_percent_format_and_end_with_exercises():
+    for lesson in LESSONS:
+        text = lesson.read_text()
+        assert text.startswith("# %% [markdown]"), lesson.name
+        assert "# %%\n" in text, lesson.name
+        assert "## Exercises" in text, lesson.name
