@@ -86,3 +86,10 @@ def test_reference_kernels_gradcheck():
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="backend must be one of"):
         get_kernels("tpu")
+
+
+def test_cuda_without_gpu_or_simulator_is_a_clear_error(monkeypatch):
+    from mmoe_np.kernels import cuda as cuda_kernels
+    monkeypatch.setattr(cuda_kernels.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="NUMBA_ENABLE_CUDASIM=1"):
+        get_kernels("cuda")
