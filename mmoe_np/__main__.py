@@ -1,7 +1,8 @@
 """Command line: ``python -m mmoe_np <command> [options]`` (also installed as ``mmoe-np``).
 
 Commands:
-  compare   Shared-Bottom vs OMoE vs MMoE at task correlations 0.5, 0.9, 1.0 (table + figure)
+  compare             Shared-Bottom vs OMoE vs MMoE at task correlations 0.5, 0.9, 1.0 (table + figure)
+  reproduce census    the paper's census-income tables (--group 1 or 2)
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _backend_arguments(parser):
 
 
 def build_parser():
-    from .experiments import compare
+    from .experiments import census, compare
 
     parser = argparse.ArgumentParser(prog="python -m mmoe_np", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -25,6 +26,13 @@ def build_parser():
     compare.add_arguments(p)
     _backend_arguments(p)
     p.set_defaults(run=compare.main)
+
+    p = commands.add_parser("reproduce", help="the paper's experiments")
+    targets = p.add_subparsers(dest="target", required=True)
+    t = targets.add_parser("census", help="UCI census-income, paper Tables 1 and 2")
+    census.add_arguments(t)
+    _backend_arguments(t)
+    t.set_defaults(run=census.main)
     return parser
 
 
@@ -32,7 +40,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError) as err:   # bad options: one line, not a traceback
+    except (ValueError, TypeError, FileNotFoundError) as err:   # bad options or data: one line
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -65,7 +65,7 @@ def evaluate(model, X, Y, loss="mse", batch_size=8192):
 
 
 def fit(model, X, Y, *, optimizer=None, loss="mse", steps=1000, batch_size=128, X_val=None,
-        Y_val=None, eval_every=100, task_weights=None, seed=0, progress=True, desc=None):
+        Y_val=None, eval_every=100, task_weights=None, seed=0, progress=True, desc=None, on_eval=None):
     """Train ``model`` in place with minibatches drawn without replacement, epoch by epoch.
 
     Parameters
@@ -75,6 +75,8 @@ def fit(model, X, Y, *, optimizer=None, loss="mse", steps=1000, batch_size=128, 
     task_weights : (K,) weights of the per-task losses in the total (default all 1).
     seed : int or Generator for the minibatch order.
     progress : show a tqdm bar.
+    on_eval : optional ``on_eval(step, model, history) -> bool`` called after each evaluation;
+        returning True stops training (early stopping).
 
     Returns a :class:`History`. Raises :class:`TrainingDiverged` naming the step when the
     loss or a gradient is not finite, after restoring the last parameters whose loss was.
@@ -138,6 +140,8 @@ def fit(model, X, Y, *, optimizer=None, loss="mse", steps=1000, batch_size=128, 
                 shown = val if has_val else history.train_loss[-1]
                 bar.set_postfix({("val" if has_val else "train") + f"{k}": f"{v:.4g}"
                                  for k, v in enumerate(shown)}, refresh=False)
+                if on_eval is not None and on_eval(step, model, history):
+                    break
             bar.update(1)
     finally:
         bar.close()

@@ -1,0 +1,170 @@
+"""The census-income loader and experiment: on small files made here, and on the shared test file."""
+import gzip
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmoe_np.__main__ import main
+from mmoe_np.data import census
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+EDUCATION = ["High school graduate", "Bachelors degree(BA AB BS)", "Children", "Doctorate degree(PhD EdD)"]
+MARITAL = ["Never married", "Married-civilian spouse present", "Divorced"]
+
+
+def fake_rows(n, seed=0):
+    """Rows in the census format: 42 columns, labels correlated with a few features."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        row = [f"cat{rng.integers(3)}" for _ in census.COLUMNS]
+        for name in census.CONTINUOUS + ("instance_weight",):
+            row[census.COLUMNS.index(name)] = str(int(rng.integers(0, 90)))
+        row[census.COLUMNS.index("education")] = EDUCATION[rng.integers(4)]
+        row[census.COLUMNS.index("marital_status")] = MARITAL[rng.integers(3)]
+        rich = row[census.COLUMNS.index("education")] in census.COLLEGE_OR_MORE and rng.random() < 0.6
+        row[-1] = "50000+." if rich else "- 50000."
+        rows.append(row)
+    return rows
+
+
+def write(path, rows, gz=True):
+    text = "".join(", ".join(r) + "\n" for r in rows)
+    if gz:
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def test_only_dir(tmp_path):
+    write(tmp_path / census.TEST_FILE, fake_rows(400))
+    return tmp_path
+
+
+def test_test_file_only_mode_is_reported_and_split_50_25_25(test_only_dir):
+    with pytest.warns(UserWarning, match="test-file-only mode"):
+        data = census.load_census(test_only_dir, group=1, seed=0)
+    assert data.mode == "test-file-only" and "TEST-FILE-ONLY" in data.summary()
+    assert (len(data.X_train), len(data.X_val), len(data.X_test)) == (200, 100, 100)
+    assert data.Y_train.shape == (200, 2) and set(np.unique(data.Y_train)) <= {0.0, 1.0}
+    age = data.feature_names.index("age")
+    assert abs(data.X_train[:, age].mean()) < 1e-12 and data.X_train[:, age].std() == pytest.approx(1.0)
+    assert not any(name.startswith(("income", "marital_status", "education", "instance_weight"))
+                   for name in data.feature_names)
+
+
+def test_group_labels(test_only_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g1 = census.load_census(test_only_dir, group=1, seed=0)
+        g2 = census.load_census(test_only_dir, group=2, seed=0)
+    np.testing.assert_array_equal(g1.Y_train[:, 1], g2.Y_train[:, 1])        # never married in both
+    assert g2.task_names == ("college_or_more", "never_married")
+    X_all = np.concatenate([g1.X_train, g1.X_val, g1.X_test])
+    assert np.isfinite(X_all).all()
+
+
+def test_paper_mode_uses_train_file_and_halves_the_test_file(tmp_path):
+    write(tmp_path / census.TRAIN_FILE, fake_rows(300, seed=1))
+    write(tmp_path / census.TEST_FILE, fake_rows(101, seed=2))
+    data = census.load_census(tmp_path, group=1, seed=0)
+    assert data.mode == "paper"
+    assert (len(data.X_train), len(data.X_val), len(data.X_test)) == (300, 50, 51)
+
+
+def test_unseen_category_encodes_as_zeros(tmp_path):
+    train, test = fake_rows(50, seed=1), fake_rows(20, seed=2)
+    test[0][census.COLUMNS.index("race")] = "never seen before"
+    write(tmp_path / census.TRAIN_FILE, train)
+    write(tmp_path / census.TEST_FILE, test)
+    data = census.load_census(tmp_path, group=1, seed=0)
+    race = [i for i, n in enumerate(data.feature_names) if n.startswith("race=")]
+    rows_with_race = np.concatenate([data.X_val, data.X_test])[:, race].sum(axis=1)
+    assert sorted(rows_with_race)[0] == 0.0 and rows_with_race.max() == 1.0
+
+
+def test_wrong_column_count_names_file_and_line(tmp_path):
+    rows = fake_rows(10)
+    path = write(tmp_path / census.TEST_FILE, rows[:6] + [rows[6][:30]] + rows[7:])
+    with pytest.raises(census.CensusFormatError, match=r"census-income.test.gz, line 7: expected 42 .* found 30"):
+        census.read_rows(path)
+
+
+def test_bad_label_names_file_and_line(tmp_path):
+    rows = fake_rows(5)
+    rows[2][-1] = "maybe"
+    path = write(tmp_path / "plain.csv", rows, gz=False)
+    with pytest.raises(census.CensusFormatError, match=r"plain.csv, line 3: income label"):
+        census.read_rows(path)
+
+
+def test_truncated_gzip_is_reported(tmp_path):
+    path = write(tmp_path / census.TEST_FILE, fake_rows(2000))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(census.CensusFormatError, match="truncated or corrupt"):
+        census.read_rows(path)
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("MMOE_NP_DATA", raising=False)
+    with pytest.raises(ValueError, match="MMOE_NP_DATA is not set"):
+        census.load_census(None)
+    with pytest.raises(FileNotFoundError, match="census-income.test.gz not found"):
+        census.load_census(tmp_path)
+    with pytest.raises(ValueError, match="group must be one of"):
+        census.load_census(tmp_path, group=3)
+
+
+def test_download_verifies_checksum_and_row_count(tmp_path, monkeypatch):
+    source = tmp_path / "uci"
+    source.mkdir()
+    write(source / census.TEST_FILE, fake_rows(20))
+    write(source / census.TRAIN_FILE, fake_rows(30))
+    url = source.as_uri() + "/"
+    with pytest.raises(ValueError, match="sha256 .* does not match"):
+        census.download(tmp_path / "a", base_url=url)
+    assert not (tmp_path / "a" / census.TEST_FILE).exists()
+    monkeypatch.setattr(census, "TEST_SHA256", census.sha256_of(source / census.TEST_FILE))
+    with pytest.raises(ValueError, match="30 rows, expected 199523"):
+        census.download(tmp_path / "b", base_url=url)
+    monkeypatch.setattr(census, "TRAIN_ROWS", 30)
+    folder = census.download(tmp_path / "c", base_url=url)
+    assert census.read_rows(folder / census.TRAIN_FILE) == census.read_rows(source / census.TRAIN_FILE)
+
+
+def test_reproduce_census_end_to_end(test_only_dir, tmp_path, capsys):
+    out = tmp_path / "table.md"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["reproduce", "census", "--group", "2", "--data-dir", str(test_only_dir), "--runs", "2",
+                     "--steps", "40", "--batch-size", "32", "--backend", "numpy", "--no-progress",
+                     "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "TEST-FILE-ONLY" in text and "| MMoE |" in text and "college_or_more" in text
+    assert "| Single-Task |" in out.read_text()
+
+
+@pytest.mark.skipif(not (SHARED / census.TEST_FILE).exists(),
+                    reason=f"{SHARED / census.TEST_FILE} is absent (see the data README); shared-file checks skipped")
+def test_shared_test_file_matches_the_paper_label_correlations():
+    assert census.sha256_of(SHARED / census.TEST_FILE) == census.TEST_SHA256
+    from mmoe_np.metrics import pearson
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for group, paper in census_paper_correlations().items():
+            data = census.load_census(SHARED, group=group, seed=0)
+            assert len(data.X_train) + len(data.X_val) + len(data.X_test) == census.TEST_ROWS
+            Y = np.concatenate([data.Y_train, data.Y_val, data.Y_test])
+            assert abs(abs(pearson(Y[:, 0], Y[:, 1])) - paper) < 0.01
+
+
+def census_paper_correlations():
+    from mmoe_np.experiments.census import PAPER_LABEL_PEARSON
+    return PAPER_LABEL_PEARSON
