@@ -3,32 +3,12 @@ from __future__ import annotations
 
 import os
 import platform
-import time
 
 import numpy as np
 
+from mmoe_np.timing import seconds_per_call  # noqa: F401  (re-exported for the scripts)
+
 PAPER = dict(D=100, U=16, E=8, K=2, T=8)   # d = 100, 8 experts x 16 units, 2 tasks, towers of 8
-
-
-def seconds_per_call(fn, min_time=0.3, repeats=5):
-    """Median over ``repeats`` of the mean time per call in a loop of at least ``min_time`` s."""
-    fn()                                  # warm-up (JIT compilation, caches)
-    n, elapsed = 1, 0.0
-    while True:                           # find a loop length that runs for min_time
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time / repeats:
-            break
-        n *= 2
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - start) / n)
-    return float(np.median(samples))
 
 
 def machine_description() -> str:

@@ -3,7 +3,7 @@
 #
 # **You will learn** why the experts and the gate mixes are the right pieces to compile,
 # how the three backends implement the same contract (`mmoe_np/kernels/`), and how to time
-# code fairly (warm-up for the JIT, repeats, the median).
+# code fairly (warm-up for the JIT, repeats, the median: see `mmoe_np/timing.py`).
 #
 # | backend | file | how |
 # |---|---|---|
@@ -23,35 +23,14 @@ if "NUMBA_ENABLE_CUDASIM" not in os.environ and shutil.which("nvidia-smi") is No
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"      # must happen before numba is imported
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
-import time
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from mmoe_np.kernels import get_kernels
 from mmoe_np.lesson_utils import pick, savefig
+from mmoe_np.timing import seconds_per_call  # warm-up call, loop, median of 5 repeats
 
 print("CUDA:", "simulated on the CPU (no GPU found)" if SIMULATED else "real GPU")
-
-
-def median_time(fn, repeats=5):
-    """Median seconds per call, after one warm-up call (JIT compilation happens there)."""
-    fn()
-    loops = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        if time.perf_counter() - start > 0.02 or loops > 1000:
-            break
-        loops *= 4
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        samples.append((time.perf_counter() - start) / loops)
-    return float(np.median(samples))
 
 
 def problem(B, D=100, U=16, E=8, K=2, seed=0):
@@ -90,7 +69,7 @@ for backend in ("numpy", "numba"):
         H = kern.experts_forward(X, W, b)
         calls = [lambda: kern.experts_forward(X, W, b), lambda: kern.experts_backward(X, W, H, dH, need_dX=False),
                  lambda: kern.gate_mix_forward(H, G), lambda: kern.gate_mix_backward(H, G, dF)]
-        times[backend, B] = [median_time(c) for c in calls]
+        times[backend, B] = [seconds_per_call(c, min_time=0.1) for c in calls]
 for B in batches:
     row = "  ".join(f"{n}: {times['numpy', B][i] * 1e6:7.0f} -> {times['numba', B][i] * 1e6:6.0f} us"
                     for i, n in enumerate(kernel_names))
@@ -100,7 +79,7 @@ if SIMULATED:
     X, W, b, G, dF, dH = problem(B=4, D=8, U=4, E=2)
     kern = get_kernels("cuda")
     kern.speed_up_simulator()
-    t = median_time(lambda: kern.experts_forward(X, W, b), repeats=3)
+    t = seconds_per_call(lambda: kern.experts_forward(X, W, b), min_time=0.05, repeats=3)
     print(f"cuda (SIMULATED, batch 4, tiny sizes): experts_forward {t * 1e3:.1f} ms -- "
           "a correctness check, not a GPU timing")
 else:
@@ -109,7 +88,7 @@ else:
     for B in batches:
         X, W, b, G, dF, dH = (cuda.to_device(a) for a in problem(B))
         H = kern.experts_forward(X, W, b)
-        t = median_time(lambda: (kern.experts_forward(X, W, b), cuda.synchronize()))
+        t = seconds_per_call(lambda: (kern.experts_forward(X, W, b), cuda.synchronize()))
         print(f"cuda (GPU) batch {B}: experts_forward {t * 1e6:.0f} us")
 
 fig, axes = plt.subplots(1, len(batches), figsize=(4.5 * len(batches), 3.5), sharey=False)

@@ -9,41 +9,32 @@ from mmoe_np.nn import layers
 rng = np.random.default_rng(0)
 
 
-def test_dense_forward_backward():
-    x, W, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+def _check_dense(x, W, b):
     out, cache = layers.dense_forward(x, W, b)
-    np.testing.assert_allclose(out, x @ W + b)
     dout = rng.standard_normal(out.shape)
     dx, dW, db = layers.dense_backward(dout, cache)
     f = lambda: layers.dense_forward(x, W, b)[0]
     compare("dx", dx, numerical_gradient_array(f, x, dout))
     compare("dW", dW, numerical_gradient_array(f, W, dout))
     compare("db", db, numerical_gradient_array(f, b, dout))
+    return out
+
+
+def test_dense_forward_backward():
+    x, W, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
+    np.testing.assert_allclose(_check_dense(x, W, b), x @ W + b)
 
 
 def test_dense_broadcast_over_tasks():
-    x = rng.standard_normal((1, 5, 4))     # one input read by K = 3 towers
-    W, b = rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 2))
-    out, cache = layers.dense_forward(x, W, b)
-    dout = rng.standard_normal(out.shape)
-    dx, dW, db = layers.dense_backward(dout, cache)
-    f = lambda: layers.dense_forward(x, W, b)[0]
-    compare("dx", dx, numerical_gradient_array(f, x, dout))
-    compare("dW", dW, numerical_gradient_array(f, W, dout))
-    compare("db", db, numerical_gradient_array(f, b, dout))
+    # one (1, B, I) input read by K = 3 towers
+    _check_dense(rng.standard_normal((1, 5, 4)), rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 2)))
 
 
 def test_dense_one_input_many_weights():
     x = rng.standard_normal((5, 4))        # 2-D input read by K = 3 gates
     W, b = rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 2))
-    out, cache = layers.dense_forward(x, W, b)
+    out = _check_dense(x, W, b)
     np.testing.assert_allclose(out, np.stack([x @ W[k] + b[k] for k in range(3)]), rtol=1e-13)
-    dout = rng.standard_normal(out.shape)
-    dx, dW, db = layers.dense_backward(dout, cache)
-    f = lambda: layers.dense_forward(x, W, b)[0]
-    compare("dx", dx, numerical_gradient_array(f, x, dout))
-    compare("dW", dW, numerical_gradient_array(f, W, dout))
-    compare("db", db, numerical_gradient_array(f, b, dout))
 
 
 def test_relu():
