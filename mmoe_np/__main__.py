@@ -3,6 +3,7 @@
 Commands:
   compare             Shared-Bottom vs OMoE vs MMoE at task correlations 0.5, 0.9, 1.0 (table + figure)
   reproduce census    the paper's census-income tables (--group 1 or 2)
+  reproduce fig2|fig3|fig4|fig5|all   the paper's synthetic experiments (200 runs by default)
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def _backend_arguments(parser):
 
 
 def build_parser():
-    from .experiments import census, compare
+    from .experiments import census, compare, reproduce
 
     parser = argparse.ArgumentParser(prog="python -m mmoe_np", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,6 +34,11 @@ def build_parser():
     census.add_arguments(t)
     _backend_arguments(t)
     t.set_defaults(run=census.main)
+    for target in reproduce.TARGETS:
+        t = targets.add_parser(target, help=f"paper {target}" if target != "all" else "figures 2 to 5")
+        reproduce.add_arguments(t)
+        _backend_arguments(t)
+        t.set_defaults(run=reproduce.main, target=target)
     return parser
 
 

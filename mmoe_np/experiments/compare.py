@@ -11,52 +11,24 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from .. import _checks, train
-from ..data import make_synthetic
-from ..optim import Adam
-from .common import MODEL_LABELS, build_model, mean_interval, run_seeds
+from .common import MODEL_LABELS, mean_interval
+from .sweep import SweepConfig, run_sweep
 
 MODEL_NAMES = ("shared_bottom", "omoe", "mmoe")
 
 
 def run(correlations=(0.5, 0.9, 1.0), runs=3, steps=3000, batch_size=128, lr=1e-2, n_train=8000,
         n_test=2000, eval_every=100, seed=0, backend="numba", progress=True):
-    """Train every model at every correlation; returns a dict of arrays.
+    """Train every model at every correlation (serially); returns a dict of arrays.
 
     ``curves[p_index, run, model_index, eval]``: test loss (mean over tasks) after
-    ``steps_axis[eval]`` steps.
+    ``steps[eval]`` steps. The engine is :mod:`mmoe_np.experiments.sweep`.
     """
-    runs = _checks.positive_int("runs", runs)
-    steps = _checks.positive_int("steps", steps)
-    eval_every = _checks.positive_int("eval_every", min(eval_every, steps))
-    if not correlations:
-        raise ValueError("correlations must name at least one value, got none")
-    for p in correlations:
-        _checks.real("correlations", p, low=-1.0, high=1.0)
-    seeds = run_seeds(seed, runs)
-    n_eval = len(range(eval_every, steps + 1, eval_every)) + (steps % eval_every != 0)
-    curves = np.full((len(correlations), runs, len(MODEL_NAMES), n_eval), np.nan)
-    jobs = [(i, r) for i in range(len(correlations)) for r in range(runs)]
-    bar = tqdm(total=len(jobs) * len(MODEL_NAMES), disable=not progress, desc="compare")
-    steps_axis = None
-    for i, r in jobs:
-        p = correlations[i]
-        data = make_synthetic(n=n_train + n_test, d=100, p=p, seed=seeds[r])
-        (X, Y), (X_test, Y_test) = data.split((n_train / (n_train + n_test), n_test / (n_train + n_test)))
-        for j, name in enumerate(MODEL_NAMES):
-            bar.set_postfix(p=p, run=r, model=MODEL_LABELS[name])
-            model = build_model(name, 100, seed=seeds[r] + j + 1, backend=backend)
-            history = train.fit(model, X, Y, X_val=X_test, Y_val=Y_test, optimizer=Adam(lr=lr),
-                                steps=steps, batch_size=batch_size, eval_every=eval_every,
-                                seed=seeds[r], progress=False)
-            steps_axis, _, val = history.as_arrays()
-            curves[i, r, j] = val.mean(axis=1)
-            bar.update(1)
-    bar.close()
-    return {"correlations": np.asarray(correlations), "steps": steps_axis, "curves": curves,
-            "models": np.asarray(MODEL_NAMES)}
+    config = SweepConfig(correlations=tuple(correlations), runs=runs, models=MODEL_NAMES, lrs=(lr,),
+                         steps=steps, batch_size=batch_size, eval_every=min(eval_every, steps),
+                         n_train=n_train, n_val=0, n_test=n_test, seed=seed, backend=backend)
+    return run_sweep(config, executor="serial", progress=progress)
 
 
 def table(result) -> str:
