@@ -41,6 +41,7 @@ def test_reproduce_cli_writes_raw_results_summary_and_figures(tmp_path, capsys):
     text = capsys.readouterr().out
     assert code == 0, text
     assert "| MMoE | 0.5 |" in text and "95% CI" in text
+    assert "Paired by run" in text and "| MMoE vs Shared-Bottom | 0.5 |" in text
     for name in ("sweep.npz", "per_run.csv", "summary.csv", "config.json"):
         assert (out / name).stat().st_size > 0
     assert json.loads((out / "config.json").read_text())["runs"] == 3

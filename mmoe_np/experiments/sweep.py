@@ -37,6 +37,7 @@ class SweepConfig:
     c: float = 1.0
     m: int = 10
     noise_std: float = 0.01
+    alpha_beta: str = "normal"     # "normal": N(0, 1) per run; "google": alpha_i = i, beta_i = (i-1)^2
     seed: int = 0
     backend: str = "numba"
     extra: dict = field(default_factory=dict, hash=False)
@@ -51,6 +52,7 @@ class SweepConfig:
             _checks.real("correlations", p, low=-1.0, high=1.0)
         for lr in self.lrs:
             _checks.real("lrs", lr, low=0.0, low_open=True)
+        _checks.choice("alpha_beta", self.alpha_beta, ("normal", "google"))
         return self
 
     @property
@@ -66,7 +68,11 @@ def job(config: SweepConfig, i: int, r: int, data_seed: int):
     """
     p = config.correlations[i]
     n = config.n_train + config.n_val + config.n_test
-    data = make_synthetic(n=n, d=config.d, p=p, m=config.m, c=config.c, noise_std=config.noise_std, seed=data_seed)
+    fixed = {}
+    if config.alpha_beta == "google":    # Google Research's generator for the paper
+        fixed = dict(alpha=np.arange(1.0, config.m + 1), beta=np.arange(config.m, dtype=float) ** 2)
+    data = make_synthetic(n=n, d=config.d, p=p, m=config.m, c=config.c, noise_std=config.noise_std,
+                          seed=data_seed, **fixed)
     if config.n_val:
         (X, Y), (X_val, Y_val), (X_test, Y_test) = data.split(
             (config.n_train / n, config.n_val / n, config.n_test / n))
