@@ -21,7 +21,8 @@ def geo_ratio(a, b):
 def main(folder):
     rows = ["| variant | runs | SB loss at 0.5 (geo. mean) | SB: loss(0.5)/loss(1.0) | MMoE/SB at 0.5 | "
             "MMoE/OMoE at 0.5 | MMoE/SB at 1.0 |", "|---|---|---|---|---|---|---|"]
-    for path in sorted(Path(folder).glob("*/sweep.npz")):
+    baseline = Path(folder).parent / "reproduce" / "sweep.npz"      # the 200-run sweep, if present
+    for path in ([baseline] if baseline.exists() else []) + sorted(Path(folder).glob("*/sweep.npz")):
         with np.load(path, allow_pickle=False) as f:
             final = f["curves"][..., -1]                          # (C, R, M)
             models, corr = list(f["models"]), list(f["correlations"])
@@ -32,7 +33,8 @@ def main(folder):
         sb_geo = np.exp(np.log(final[lo, :, sb]).mean())
         cells = [geo_ratio(final[lo, :, sb], final[hi, :, sb]), geo_ratio(final[lo, :, mm], final[lo, :, sb]),
                  geo_ratio(final[lo, :, mm], final[lo, :, om]), geo_ratio(final[hi, :, mm], final[hi, :, sb])]
-        rows.append(f"| {path.parent.name} ({changed}) | {final.shape[1]} | {sb_geo:.4f} | " + " | ".join(cells) + " |")
+        label = "baseline" if path == baseline else path.parent.name
+        rows.append(f"| {label} ({changed}) | {final.shape[1]} | {sb_geo:.4f} | " + " | ".join(cells) + " |")
     print("\n".join(rows))
 
 
