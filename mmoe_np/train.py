@@ -109,22 +109,18 @@ def fit(model, X, Y, *, optimizer=None, loss="mse", steps=1000, batch_size=128, 
             idx = order[cursor:cursor + batch_size]
             cursor += batch_size
 
-            preds, cache = model.forward(X[idx])
+            preds, cache = model._forward(X[idx])           # X was checked once, above
             task_losses = np.empty(K)
             dpreds = []
             for k in range(K):
                 task_losses[k], d = loss_fn(preds[k], targets[k][idx])
                 dpreds.append(d * weights[k] if weights[k] != 1 else d)
             grads = model.backward(cache, dpreds)
-            if not (np.isfinite(task_losses).all() and all(np.isfinite(g.sum()) for g in grads.values())):
-                for name, p in model.params.items():
-                    p[...] = last_good[name]
-                what = "loss" if not np.isfinite(task_losses).all() else "gradient"
-                raise TrainingDiverged(
-                    f"training diverged at step {step}: the {what} is not finite "
-                    f"(task losses {task_losses.tolist()}); the model keeps the parameters "
-                    f"that gave a finite loss (before step {step - 1}'s update). "
-                    f"Try a smaller learning rate.")
+            # Only the loss is checked each step: a NaN/inf gradient makes the next loss NaN, and
+            # then the snapshot below (taken before that update) is restored.
+            if not np.isfinite(task_losses).all():
+                _restore_and_raise(model, last_good, step,
+                                   f"the loss is not finite (task losses {task_losses.tolist()})")
             for name, p in model.params.items():
                 np.copyto(last_good[name], p)
             optimizer.step(model.params, grads)
@@ -145,4 +141,14 @@ def fit(model, X, Y, *, optimizer=None, loss="mse", steps=1000, batch_size=128, 
             bar.update(1)
     finally:
         bar.close()
+    if not all(np.isfinite(p).all() for p in model.params.values()):   # a bad gradient at the last step
+        _restore_and_raise(model, last_good, step, "the last update made a parameter NaN or inf")
     return history
+
+
+def _restore_and_raise(model, last_good, step, what):
+    for name, p in model.params.items():
+        p[...] = last_good[name]
+    raise TrainingDiverged(
+        f"training diverged at step {step}: {what}; the model keeps the parameters that gave a "
+        f"finite loss (those before step {step}'s update). Try a smaller learning rate.")

@@ -61,3 +61,21 @@ def test_fit_input_errors():
         mn.fit(model, X, Y, loss="l1", progress=False)
     with pytest.raises(ValueError, match=r"X must have shape"):
         mn.fit(model, X[:, :5], Y, progress=False)
+
+
+def test_a_bad_gradient_at_the_last_step_is_caught():
+    (X, Y), _ = data_split()
+    model = mn.SharedBottom(n_features=10, bottom_units=8, seed=0)
+
+    class PoisonLastStep(mn.SGD):
+        calls = 0
+
+        def step(self, params, grads):
+            self.calls += 1
+            if self.calls == 3:
+                grads = {k: np.full_like(g, np.nan) for k, g in grads.items()}
+            super().step(params, grads)
+
+    with pytest.raises(mn.TrainingDiverged, match="last update made a parameter NaN"):
+        mn.fit(model, X, Y, optimizer=PoisonLastStep(lr=0.01), steps=3, progress=False)
+    assert all(np.isfinite(p).all() for p in model.params.values())

@@ -78,7 +78,10 @@ class MultiTaskModel:
         X: (B, n_features). Returns ``preds``, a list of K arrays (B, out_units), and the
         ``cache`` that :meth:`backward` needs.
         """
-        X = self._check_X(X)
+        return self._forward(self._check_X(X))
+
+    def _forward(self, X):
+        """:meth:`forward` without the argument check (``X`` already checked, e.g. by ``fit``)."""
         F, shared_cache = self._shared_forward(X)
         p = self.params
         out, tower_cache = layers.towers_forward(
