@@ -101,8 +101,6 @@ def read_rows(path, compressed=None) -> list[list[str]]:
                         f"{path}, line {line_no}: income label must be '- 50000.' or '50000+.', got {fields[-1]!r}")
                 rows.append(fields)
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
-        if isinstance(err, CensusFormatError):
-            raise
         raise CensusFormatError(f"{path}: the gzip stream is truncated or corrupt after line {line_no} "
                                 f"({type(err).__name__}: {err}); download the file again") from None
     if not rows:
@@ -138,7 +136,7 @@ class Table:
 
     def is_(self, name, values) -> np.ndarray:
         """Boolean (n,): column ``name`` takes one of ``values``."""
-        wanted = np.isin(np.arange(len(self.levels[name])), [i for i, v in enumerate(self.levels[name]) if v in values])
+        wanted = np.array([level in values for level in self.levels[name]])    # per level code
         return wanted[self.codes[name]]
 
 

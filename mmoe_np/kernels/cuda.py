@@ -310,8 +310,8 @@ def experts_forward(X, W, b):
     D, U, E = W.shape
     B = X.shape[0]
     dX = _on_device(X, dtype)
-    dW2 = _on_device(np.asarray(W).reshape(D, U * E) if not _is_device(W) else W.reshape(D, U * E), dtype)
-    db = _on_device(np.asarray(b).reshape(U * E) if not _is_device(b) else b.reshape(U * E), dtype)
+    dW2 = _on_device(W, dtype).reshape(D, U * E)
+    db = _on_device(b, dtype).reshape(U * E)
     H = cuda.device_array((B, U * E), dtype=dtype)
     blocks, threads = _grid_2d(B, U * E)
     _kernel("forward", dtype)[blocks, threads](dX, dW2, db, H, D)
@@ -327,7 +327,7 @@ def experts_backward(X, W, H, dH, need_dX=True):
     Xd = _on_device(X, dtype)
     Hd = _on_device(H, dtype).reshape(B, N)
     dHd = _on_device(dH, dtype).reshape(B, N)
-    W2 = _on_device(np.asarray(W).reshape(D, N) if not _is_device(W) else W.reshape(D, N), dtype)
+    W2 = _on_device(W, dtype).reshape(D, N)
 
     dW = cuda.device_array((D, N), dtype=dtype)
     blocks, threads = _grid_2d(D, N)

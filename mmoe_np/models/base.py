@@ -103,7 +103,7 @@ class MultiTaskModel:
     def predict(self, X, batch_size=8192):
         """Predictions without a cache, in chunks: list of K arrays (n, out_units)."""
         X = self._check_X(X)
-        chunks = [self.forward(X[i:i + batch_size])[0] for i in range(0, len(X), batch_size)]
+        chunks = [self._forward(X[i:i + batch_size])[0] for i in range(0, len(X), batch_size)]  # checked once
         return [np.concatenate([c[k] for c in chunks]) for k in range(self.n_tasks)]
 
     # --------------------------------------------------------------- save / load
