@@ -5,9 +5,9 @@
 >>> model = mn.MMoE(n_features=100, n_tasks=2, seed=0)
 >>> preds, cache = model.forward(data.X[:4])
 """
-from . import gradcheck, kernels, metrics
-from .data import SyntheticData, make_synthetic
-from .models import MMoE, OMoE, SharedBottom, SingleTask
+from . import gradcheck, kernels, metrics, relatedness
+from .data import MultiTaskData, SyntheticData, make_multitask, make_synthetic
+from .models import CGC, PLE, MMoE, OMoE, SharedBottom, SingleTask
 from .nn import layers, losses
 from .optim import SGD, Adam
 from .train import History, TrainingDiverged, evaluate, fit
@@ -15,7 +15,7 @@ from .train import History, TrainingDiverged, evaluate, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "SGD", "Adam", "History", "MMoE", "OMoE", "SharedBottom", "SingleTask", "SyntheticData",
-    "TrainingDiverged", "evaluate", "fit", "gradcheck", "kernels", "layers", "losses",
-    "make_synthetic", "metrics",
+    "CGC", "PLE", "SGD", "Adam", "History", "MMoE", "MultiTaskData", "OMoE", "SharedBottom",
+    "SingleTask", "SyntheticData", "TrainingDiverged", "evaluate", "fit", "gradcheck", "kernels",
+    "layers", "losses", "make_multitask", "make_synthetic", "metrics", "relatedness",
 ]

@@ -14,7 +14,9 @@ def small(cls, backend="numpy", seed=0, **kw):
     sizes = {mn.MMoE: dict(n_tasks=2, n_experts=3, expert_units=4),
              mn.OMoE: dict(n_tasks=2, n_experts=3, expert_units=4),
              mn.SharedBottom: dict(n_tasks=2, bottom_units=5),
-             mn.SingleTask: dict(hidden_units=5)}[cls]
+             mn.SingleTask: dict(hidden_units=5),
+             mn.CGC: dict(n_tasks=2, n_task_experts=2, n_shared_experts=2, expert_units=3),
+             mn.PLE: dict(n_tasks=3, n_task_experts=1, n_shared_experts=2, expert_units=3, n_levels=3)}[cls]
     return cls(n_features=D, tower_units=3, seed=seed, backend=backend, **{**sizes, **kw})
 
 
@@ -22,13 +24,18 @@ def batch(n=7, seed=0):
     return np.random.default_rng(seed).standard_normal((n, D))
 
 
+ALL_MODELS = [mn.MMoE, mn.OMoE, mn.SharedBottom, mn.SingleTask, mn.CGC, mn.PLE]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("cls", [mn.MMoE, mn.OMoE, mn.SharedBottom, mn.SingleTask])
+@pytest.mark.parametrize("cls", ALL_MODELS)
 def test_whole_model_gradients(cls, backend):
-    model = small(cls, backend)
+    # the simulated GPU is slow (each kernel launch costs): 4 random entries of each parameter
+    # (2 for CGC/PLE, which launch 3x more kernels), every parameter checked; PLE with two
+    # tasks and two levels (still every kind of parameter, the shared gate included)
+    model = small(cls, backend, **(dict(n_tasks=2, n_levels=2) if cls is mn.PLE and backend == "cuda" else {}))
     X = batch(5 if backend == "cuda" else 7)
-    # the simulated GPU is slow: 4 random entries of each parameter (every parameter checked)
-    max_entries = 4 if backend == "cuda" else None
+    max_entries = (2 if cls in (mn.CGC, mn.PLE) else 4) if backend == "cuda" else None
     errors = check_model(model, X, [np.zeros((len(X), 1))] * model.n_tasks, max_entries=max_entries)
     assert set(errors) == set(model.params)
     assert max(errors.values()) <= 1e-6
@@ -43,7 +50,7 @@ def test_gradients_with_mse_and_two_outputs(cls):
     assert max(errors.values()) <= 1e-6
 
 
-@pytest.mark.parametrize("cls", [mn.MMoE, mn.OMoE, mn.SharedBottom, mn.SingleTask])
+@pytest.mark.parametrize("cls", ALL_MODELS)
 def test_backward_twice_gives_the_same_gradients(cls):
     model = small(cls)
     preds, cache = model.forward(batch())
@@ -106,10 +113,10 @@ def test_dtype_is_kept(dtype):
 
 
 @pytest.mark.parametrize("backend", ["numba", pytest.param("cuda", marks=pytest.mark.cuda)])
-@pytest.mark.parametrize("cls", [mn.MMoE, mn.SharedBottom])
+@pytest.mark.parametrize("cls", [mn.MMoE, mn.SharedBottom, mn.PLE])
 def test_backends_agree_after_20_adam_steps(cls, backend):
     data = mn.make_synthetic(n=64, d=D, p=0.5, seed=0)
-    models = {b: small(cls, b) for b in ("numpy", backend)}
+    models = {b: small(cls, b, n_tasks=2) for b in ("numpy", backend)}
     for model in models.values():
         mn.fit(model, data.X, data.Y, steps=20, batch_size=8 if backend == "cuda" else 16,
                optimizer=mn.Adam(lr=1e-2), progress=False, seed=0)
@@ -159,3 +166,96 @@ def test_bad_forward_and_backward_inputs():
         model.backward(cache, [np.ones((7, 1))])
     with pytest.raises(ValueError, match=r"dpreds\[1\] must have shape \(7, 1\)"):
         model.backward(cache, [np.ones((7, 1)), np.ones((6, 1))])
+
+
+# ------------------------------------------------------------------ per-task inputs
+def task_batches(sizes=(5, 3), seed=0):
+    return [batch(n, seed + k) for k, n in enumerate(sizes)]
+
+
+@pytest.mark.parametrize("cls, backend", [(cls, b) for cls in (mn.MMoE, mn.SharedBottom, mn.PLE)
+                                          for b in ("numpy", "numba")]
+                         + [pytest.param(mn.MMoE, "cuda", marks=pytest.mark.cuda)])
+def test_gradients_with_per_task_inputs(cls, backend):
+    # per-task inputs are one mechanism in the base class, the same for every model and backend
+    model = small(cls, backend, n_tasks=2)
+    Xs = task_batches((4, 3) if backend == "cuda" else (5, 3))
+    errors = check_model(model, Xs, [np.zeros((len(x), 1)) for x in Xs],
+                         max_entries=4 if backend == "cuda" else None)
+    assert max(errors.values()) <= 1e-6
+
+
+@pytest.mark.parametrize("cls", ALL_MODELS)
+def test_per_task_inputs_give_each_task_its_own_rows(cls):
+    model = small(cls)
+    Xs = task_batches(tuple(range(3, 3 + model.n_tasks)))
+    preds, cache = model.forward(Xs)
+    for k, x in enumerate(Xs):
+        assert preds[k].shape == (len(x), 1)
+        np.testing.assert_allclose(preds[k], model.forward(x)[0][k], rtol=1e-13)
+        np.testing.assert_allclose(model.predict(Xs)[k], preds[k], rtol=1e-13)
+    # per-task inputs that are all the same batch give the shared-input gradients
+    X = batch()
+    shared_preds, shared_cache = model.forward(X)
+    dpreds = [np.random.default_rng(k).standard_normal(p.shape) for k, p in enumerate(shared_preds)]
+    g_shared = model.backward(shared_cache, dpreds)
+    g_list = model.backward(model.forward([X] * model.n_tasks)[1], dpreds)
+    for name in g_shared:
+        np.testing.assert_allclose(g_list[name], g_shared[name], rtol=1e-10, atol=1e-14)
+
+
+def test_bad_per_task_inputs():
+    model = small(mn.MMoE)
+    with pytest.raises(ValueError, match="needs n_tasks=2 arrays, got 3"):
+        model.forward(task_batches((2, 2, 2)))
+    with pytest.raises(ValueError, match=r"X\[1\] must have shape"):
+        model.forward([batch(3), np.zeros((3, 4))])
+    preds, cache = model.forward(task_batches((5, 3)))
+    with pytest.raises(ValueError, match=r"dpreds\[1\] must have shape \(3, 1\)"):
+        model.backward(cache, [np.ones((5, 1)), np.ones((5, 1))])
+
+
+# ----------------------------------------------------------------------- CGC / PLE
+def test_cgc_task_reads_only_its_own_and_the_shared_experts():
+    model = small(mn.CGC)
+    X = batch()
+    before, _ = model.forward(X)
+    model.params["l1_task_expert_kernel"][1] += 1.0     # task 2's own experts
+    after, _ = model.forward(X)
+    np.testing.assert_array_equal(after[0], before[0])  # task 1 cannot see them
+    assert not np.allclose(after[1], before[1])
+    model.params["l1_shared_expert_kernel"] += 1.0      # the shared experts reach both
+    again, _ = model.forward(X)
+    assert not np.allclose(again[0], after[0])
+
+
+def test_cgc_equals_a_hand_written_forward():
+    model = small(mn.CGC)
+    rng = np.random.default_rng(3)
+    for p in model.params.values():
+        p += 0.1 * rng.standard_normal(p.shape)
+    X, p = batch(), model.params
+    relu = lambda z: np.maximum(z, 0)
+    shared = relu(np.einsum("bd,dum->bum", X, p["l1_shared_expert_kernel"]) + p["l1_shared_expert_bias"])
+    for k, pred in enumerate(model.forward(X)[0]):
+        own = relu(np.einsum("bd,dum->bum", X, p["l1_task_expert_kernel"][k]) + p["l1_task_expert_bias"][k])
+        experts = np.concatenate([own, shared], axis=2)                     # (B, U, m_t + m_s)
+        g = mn.layers.softmax(X @ p["l1_task_gate_kernel"][k] + p["l1_task_gate_bias"][k])
+        f = np.einsum("be,bue->bu", g, experts)
+        want = relu(f @ p["tower_kernel"][k] + p["tower_bias"][k]) @ p["output_kernel"][k] + p["output_bias"][k]
+        np.testing.assert_allclose(pred, want, rtol=1e-12)
+
+
+def test_ple_parameter_shapes_and_gates():
+    model = mn.PLE(n_features=10, n_tasks=3, n_task_experts=2, n_shared_experts=4, expert_units=5, n_levels=2)
+    p = model.params
+    assert p["l1_task_expert_kernel"].shape == (3, 10, 5, 2)
+    assert p["l2_task_expert_kernel"].shape == (3, 5, 5, 2)
+    assert p["l1_shared_gate_kernel"].shape == (1, 10, 3 * 2 + 4)
+    assert "l2_shared_gate_kernel" not in p                  # the top level has no shared gate
+    gates = model.gates(np.random.default_rng(0).standard_normal((6, 10)))
+    assert gates[0]["task"].shape == (3, 6, 6) and gates[0]["shared"].shape == (1, 6, 10)
+    assert gates[1]["shared"] is None
+    np.testing.assert_allclose(gates[0]["task"].sum(-1), 1.0)
+    with pytest.raises(ValueError, match="n_shared_experts must be a positive integer"):
+        mn.CGC(n_features=4, n_shared_experts=0)

@@ -79,3 +79,41 @@ def test_a_bad_gradient_at_the_last_step_is_caught():
     with pytest.raises(mn.TrainingDiverged, match="last update made a parameter NaN"):
         mn.fit(model, X, Y, optimizer=PoisonLastStep(lr=0.01), steps=3, progress=False)
     assert all(np.isfinite(p).all() for p in model.params.values())
+
+
+# ------------------------------------------------------------------ per-task inputs
+def test_fit_with_per_task_inputs_and_per_task_losses():
+    rng = np.random.default_rng(0)
+    Xs = [rng.standard_normal((120, 6)), 2.0 * rng.standard_normal((80, 6))]
+    Ys = [Xs[0][:, :1] ** 2, (Xs[1][:, 1] > 0).astype(float)]              # regression + classification
+    model = mn.MMoE(n_features=6, n_tasks=2, n_experts=3, expert_units=4, tower_units=3, seed=0)
+    before = mn.evaluate(model, Xs, Ys, loss=["mse", "bce_with_logits"])
+    history = mn.fit(model, Xs, Ys, loss=["mse", "bce_with_logits"], steps=300, batch_size=32,
+                     optimizer=mn.Adam(lr=1e-2), X_val=Xs, Y_val=Ys, eval_every=100, progress=False)
+    after = mn.evaluate(model, Xs, Ys, loss=["mse", "bce_with_logits"])
+    assert np.all(after < 0.7 * before)
+    np.testing.assert_allclose(history.val_loss[-1], after)
+
+
+def test_fit_per_task_task_weights_zero_freezes_a_tower():
+    """Per-task inputs with task weights: weight 0 leaves that task's tower untouched."""
+    data = mn.make_multitask(n=100, d=6, n_tasks=2, input_shift=0.5, seed=0)
+    model = mn.SharedBottom(n_features=6, n_tasks=2, bottom_units=4, tower_units=3, seed=0)
+    start = {k: v.copy() for k, v in model.params.items()}
+    mn.fit(model, data.X, data.Y, steps=20, batch_size=16, task_weights=[1.0, 0.0], progress=False)
+    # task 2's tower got no gradient (its weight is 0), task 1's did
+    np.testing.assert_array_equal(model.params["tower_kernel"][1], start["tower_kernel"][1])
+    assert not np.allclose(model.params["tower_kernel"][0], start["tower_kernel"][0])
+
+
+def test_fit_per_task_errors():
+    data = mn.make_multitask(n=50, d=6, n_tasks=2, input_shift=0.5, seed=0)
+    model = mn.MMoE(n_features=6, n_tasks=2, n_experts=2, expert_units=3, seed=0)
+    with pytest.raises(ValueError, match="Y must be a list of 2 target arrays too"):
+        mn.fit(model, data.X, np.zeros((50, 2)), steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"Y\[1\] must have shape \(50, 1\)"):
+        mn.fit(model, data.X, [data.Y[0], data.Y[1][:40]], steps=1, progress=False)
+    with pytest.raises(ValueError, match="X_val must have the form of X"):
+        mn.fit(model, data.X, data.Y, X_val=data.X[0], Y_val=np.zeros((50, 2)), steps=1, progress=False)
+    with pytest.raises(ValueError, match="one loss per task"):
+        mn.fit(model, data.X, data.Y, loss=["mse"], steps=1, progress=False)

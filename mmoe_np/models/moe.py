@@ -72,8 +72,13 @@ class MMoE(MultiTaskModel):
                 "gate_kernel": dgate_kernel, "gate_bias": dgate_bias}
 
     def gates(self, X):
-        """The gate weights g^k(x) for inspection: (K, B, E) (OMoE: (1, B, E))."""
+        """The gate weights g^k(x) for inspection: (K, B, E) (OMoE: (1, B, E)).
+
+        Per-task inputs (a list of K arrays): a list of K arrays (B_k, E), task k's gate on X[k].
+        """
         X = self._check_X(X)
+        if isinstance(X, list):
+            return [self.gates(x)[0 if self.one_gate else k] for k, x in enumerate(X)]
         return layers.softmax_gate_forward(X, self.params["gate_kernel"], self.params["gate_bias"])[0]
 
 
