@@ -108,12 +108,43 @@ def check_mmoe_forward(fn):
     return f"both tasks' predictions match mmoe_np.MMoE (relative error {max(errors):.1e})"
 
 
+def check_covariance_similarity(fn):
+    from .relatedness import covariance_similarity
+    rng = np.random.default_rng(8)
+    X1 = rng.standard_normal((40, 6)) * np.array([3.0, 2.0, 1.0, 0.5, 0.2, 0.1])
+    X2 = rng.standard_normal((30, 6)) @ rng.standard_normal((6, 6))
+    cases = [("two different inputs", X1, X2, 0.99), ("identical inputs", X1, X1, 0.99),
+             ("keep=0.5 (fewer directions)", X1, X2, 0.5), ("keep=1.0 (every direction)", X1, X2, 1.0)]
+    for label, a, b, keep in cases:
+        got = fn(a.copy(), b.copy(), keep)
+        if not np.isscalar(got) and np.shape(got) != ():
+            raise CheckFailed(f"covariance_similarity must return one number, got shape {np.shape(got)}")
+        _same(f"score for {label}", got, covariance_similarity(a, b, keep), tol=1e-8)
+    return "the score matches mmoe_np.relatedness.covariance_similarity on 4 cases (keep 0.5, 0.99, 1.0)"
+
+
+def check_cgc_forward(fn):
+    from .models import CGC
+    model = CGC(n_features=6, n_tasks=3, n_task_experts=2, n_shared_experts=3, expert_units=4, tower_units=3, seed=5)
+    for p in model.params.values():      # non-zero biases too, so forgotten ones show
+        p += 0.1 * np.random.default_rng(6).standard_normal(p.shape)
+    X = np.random.default_rng(7).standard_normal((8, 6))
+    want, _ = model.forward(X)
+    got = fn(X.copy(), {k: v.copy() for k, v in model.params.items()})
+    if not isinstance(got, (list, tuple)) or len(got) != 3:
+        raise CheckFailed("cgc_forward must return a list with one (B, 1) array per task (3 here)")
+    errors = [_same(f"prediction of task {k}", got[k], want[k], tol=1e-10) for k in range(3)]
+    return f"all three tasks' predictions match mmoe_np.CGC (relative error {max(errors):.1e})"
+
+
 EXERCISES = {
     "dense_backward": ("dense_backward", check_dense_backward),
     "softmax_backward": ("softmax_backward", check_softmax_backward),
     "gate_mix_backward": ("gate_mix_backward", check_gate_mix_backward),
     "adam_step": ("adam_step", check_adam_step),
     "mmoe_forward": ("mmoe_forward", check_mmoe_forward),
+    "covariance_similarity": ("covariance_similarity", check_covariance_similarity),
+    "cgc_forward": ("cgc_forward", check_cgc_forward),
 }
 
 

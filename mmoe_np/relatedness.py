@@ -81,7 +81,7 @@ def covariance_similarity(X1, X2, keep=0.99) -> float:
     return float(min(cross / own, 1.0))                       # clip rounding above 1
 
 
-def svd_task_weights(X, Y, rank=1):
+def svd_task_weights(X, Y, rank=1, normalize=False):
     r"""SVD-based task reweighting (Wu et al. 2020, Algorithm 2), weights with mean 1.
 
     1. each task's linear signal :math:`\theta_i = X_i^\top y_i / n_i` (d,);
@@ -92,18 +92,27 @@ def svd_task_weights(X, Y, rank=1):
     The weights are scaled to mean 1 (only their ratios matter to the loss, and the mean-1
     scale keeps the learning rate meaningful). With rank = K nothing is projected away and
     the weights are the tasks' signal lengths ``||theta_i||``; smaller ranks keep only what
-    the tasks share, so a task whose ``theta`` points elsewhere (noise, a different
-    target) gets less weight.
+    the tasks share.
+
+    Beware (lesson 12 measures it): label noise *lengthens* ``theta_i`` (it adds
+    ``X_i^T eps_i / n_i``), so as written the rule gives a noisy task *more* weight.
+    ``normalize=True`` is our variant: each ``theta_i`` is scaled to unit length before the
+    SVD, so the weight is the cosine between task i's signal and the shared directions --
+    a task whose signal points elsewhere (noise, an unrelated target) gets less weight.
 
     Parameters
     ----------
     X : (n, d) array shared by all tasks, or a list of K arrays (n_i, d) (per-task inputs).
     Y : (n, K) array, or a list of K arrays (n_i,) or (n_i, 1).
     rank : r in 1..K.
+    normalize : scale each theta_i to unit length first (default False: the paper's rule).
 
     Returns ``weights`` (K,), mean 1.
     """
     thetas = task_signals(X, Y)                               # (d, K)
+    if normalize:
+        lengths = np.linalg.norm(thetas, axis=0)
+        thetas = thetas / np.where(lengths > 0, lengths, 1.0)
     K = thetas.shape[1]
     rank = _checks.positive_int("rank", rank)
     if rank > K:

@@ -78,6 +78,10 @@ def test_svd_task_weights():
     assert svd_task_weights(X, Y, rank=1).mean() == pytest.approx(1.0)
     one = svd_task_weights(X, Y, rank=1)                        # tasks 1, 2 share a direction; task 3 not
     assert one[2] / one[0] < full[2] / full[0]
+    noisy = np.stack([X @ w, X @ w + 0.01 * rng.standard_normal(400), 3 * X @ w + 30 * rng.standard_normal(400)], 1)
+    plain, cosine = svd_task_weights(X, noisy, rank=1), svd_task_weights(X, noisy, rank=1, normalize=True)
+    assert plain[2] > plain[0]                                  # the paper's rule favours the long, noisy theta
+    assert cosine[2] < cosine[0] and cosine.mean() == pytest.approx(1.0)
     # per-task inputs and list targets give the same answer when the inputs are the same
     np.testing.assert_allclose(svd_task_weights([X] * 3, [Y[:, k] for k in range(3)], rank=2),
                                svd_task_weights(X, Y, rank=2))
