@@ -94,18 +94,24 @@ def check_adam_step(fn):
     return "three Adam steps match mmoe_np.Adam (m, v and the parameter)"
 
 
-def check_mmoe_forward(fn):
-    from .models import MMoE
-    model = MMoE(n_features=6, n_tasks=2, n_experts=3, expert_units=4, tower_units=3, seed=5)
+def _check_forward(fn, model, fn_name):
+    """Compare a student's forward pass ``fn(X, params)`` with ``model.forward``."""
     for p in model.params.values():      # non-zero biases too, so forgotten ones show
         p += 0.1 * np.random.default_rng(6).standard_normal(p.shape)
-    X = np.random.default_rng(7).standard_normal((8, 6))
+    X = np.random.default_rng(7).standard_normal((8, model.n_features))
     want, _ = model.forward(X)
     got = fn(X.copy(), {k: v.copy() for k, v in model.params.items()})
-    if not isinstance(got, (list, tuple)) or len(got) != 2:
-        raise CheckFailed("mmoe_forward must return a list with one (B, 1) array per task (2 here)")
-    errors = [_same(f"prediction of task {k}", got[k], want[k], tol=1e-10) for k in range(2)]
-    return f"both tasks' predictions match mmoe_np.MMoE (relative error {max(errors):.1e})"
+    K = model.n_tasks
+    if not isinstance(got, (list, tuple)) or len(got) != K:
+        raise CheckFailed(f"{fn_name} must return a list with one (B, 1) array per task ({K} here)")
+    errors = [_same(f"prediction of task {k}", got[k], want[k], tol=1e-10) for k in range(K)]
+    return f"all {K} tasks' predictions match mmoe_np.{type(model).__name__} (relative error {max(errors):.1e})"
+
+
+def check_mmoe_forward(fn):
+    from .models import MMoE
+    return _check_forward(fn, MMoE(n_features=6, n_tasks=2, n_experts=3, expert_units=4, tower_units=3, seed=5),
+                          "mmoe_forward")
 
 
 def check_covariance_similarity(fn):
@@ -125,16 +131,8 @@ def check_covariance_similarity(fn):
 
 def check_cgc_forward(fn):
     from .models import CGC
-    model = CGC(n_features=6, n_tasks=3, n_task_experts=2, n_shared_experts=3, expert_units=4, tower_units=3, seed=5)
-    for p in model.params.values():      # non-zero biases too, so forgotten ones show
-        p += 0.1 * np.random.default_rng(6).standard_normal(p.shape)
-    X = np.random.default_rng(7).standard_normal((8, 6))
-    want, _ = model.forward(X)
-    got = fn(X.copy(), {k: v.copy() for k, v in model.params.items()})
-    if not isinstance(got, (list, tuple)) or len(got) != 3:
-        raise CheckFailed("cgc_forward must return a list with one (B, 1) array per task (3 here)")
-    errors = [_same(f"prediction of task {k}", got[k], want[k], tol=1e-10) for k in range(3)]
-    return f"all three tasks' predictions match mmoe_np.CGC (relative error {max(errors):.1e})"
+    return _check_forward(fn, CGC(n_features=6, n_tasks=3, n_task_experts=2, n_shared_experts=3, expert_units=4,
+                                  tower_units=3, seed=5), "cgc_forward")
 
 
 EXERCISES = {
