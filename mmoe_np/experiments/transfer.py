@@ -55,9 +55,8 @@ def transfer(single, multi):
     return (single - multi) / single
 
 
-def run_jobs(fn, jobs, n_jobs=1, progress=None):
+def run_jobs(fn, jobs, n_jobs=1):
     """``[fn(**job) for job in jobs]``, on ``n_jobs`` processes when > 1 (results in job order)."""
     if n_jobs == 1:
-        it = jobs if progress is None else progress(jobs)
-        return [fn(**job) for job in it]
+        return [fn(**job) for job in jobs]
     return Parallel(n_jobs=n_jobs)(delayed(fn)(**job) for job in jobs)

@@ -114,7 +114,7 @@ class MultiTaskModel:
         p = self.params
         out, tower_cache = layers.towers_forward(
             F, p["tower_kernel"], p["tower_bias"], p["output_kernel"], p["output_bias"])
-        return list(out), (shared_cache, tower_cache, [len(X)] * self.n_tasks)
+        return list(out), (shared_cache, tower_cache, len(X))
 
     def _forward_per_task(self, Xs):
         """Per-task inputs: run once on all rows stacked; task k keeps its own rows' predictions."""
@@ -132,14 +132,13 @@ class MultiTaskModel:
         if isinstance(cache, _PerTaskCache):
             edges = cache.edges
             own = self._check_dpreds(dpreds, np.diff(edges).tolist())
-            dpreds = []
+            dout = np.zeros((self.n_tasks, edges[-1], self.out_units), self.dtype)   # (K, B_total, O)
             for k, d in enumerate(own):                # task k's loss reads only task k's rows
-                full = np.zeros((edges[-1], self.out_units), self.dtype)
-                full[edges[k]:edges[k + 1]] = d
-                dpreds.append(full)
+                dout[k, edges[k]:edges[k + 1]] = d
             cache = cache.cache
-        shared_cache, tower_cache, batches = cache
-        dout = np.stack(self._check_dpreds(dpreds, batches))             # (K, B, O)
+        else:
+            dout = np.stack(self._check_dpreds(dpreds, [cache[2]] * self.n_tasks))  # (K, B, O)
+        shared_cache, tower_cache, _ = cache
         dF, grads = layers.towers_backward(dout, tower_cache)
         grads.update(self._shared_backward(shared_cache, dF))
         return {name: grads[name] for name in self.params}
