@@ -2,7 +2,7 @@
 """One entry point for a fresh machine: makes ./.venv, installs mmoe-np into it, runs a job.
 
     python3 run.py compare      # set up, then train Shared-Bottom / OMoE / MMoE (table + figure)
-    python3 run.py test         # set up with test extras, then run the test suite
+    python3 run.py test         # set up with test extras, then lint (ruff) and run the test suite
     python3 run.py lessons      # run every lesson in order and regenerate figures/
     python3 run.py bench        # kernel and training-step benchmarks
 
@@ -20,11 +20,11 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
-JOBS = {
-    "compare": ([str(PYTHON), "-m", "mmoe_np", "compare"], ""),
-    "test": ([str(PYTHON), "-m", "pytest", "-q"], "[test]"),
-    "lessons": ([str(PYTHON), "lessons/run_all.py"], ""),
-    "bench": ([str(PYTHON), "benchmarks/bench_all.py"], ""),
+JOBS = {     # job: (commands, extras); extra arguments go to the last command
+    "compare": ([[str(PYTHON), "-m", "mmoe_np", "compare"]], ""),
+    "test": ([[str(PYTHON), "-m", "ruff", "check", "."], [str(PYTHON), "-m", "pytest", "-q"]], "[test]"),
+    "lessons": ([[str(PYTHON), "lessons/run_all.py"]], ""),
+    "bench": ([[str(PYTHON), "benchmarks/bench_all.py"]], ""),
 }
 
 
@@ -46,9 +46,13 @@ def setup(extras):
 def main(argv):
     if not argv or argv[0] not in JOBS:
         sys.exit(__doc__)
-    command, extras = JOBS[argv[0]]
+    commands, extras = JOBS[argv[0]]
     setup(extras)
-    return subprocess.call(command + argv[1:], cwd=ROOT)
+    for command in commands[:-1]:
+        code = subprocess.call(command, cwd=ROOT)
+        if code:
+            return code
+    return subprocess.call(commands[-1] + argv[1:], cwd=ROOT)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ for B in batches:
 if SIMULATED:
     X, W, b, G, dF, dH = problem(B=4, D=8, U=4, E=2)
     kern = get_kernels("cuda")
-    kern.speed_up_simulator()
+    kern.module.speed_up_simulator()
     t = seconds_per_call(lambda: kern.experts_forward(X, W, b), min_time=0.05, repeats=3)
     print(f"cuda (SIMULATED, batch 4, tiny sizes): experts_forward {t * 1e3:.1f} ms -- "
           "a correctness check, not a GPU timing")

@@ -55,37 +55,73 @@ def float_dtype(name: str, dtype) -> np.dtype:
     return dt
 
 
-def finite_array(name: str, value, *, ndim: int, dtype=None, shape=None) -> np.ndarray:
-    """Convert to an ndarray of ``ndim`` dims and check it is finite and matches ``shape``.
+def real_array(name: str, value, *, dtype=None) -> np.ndarray:
+    """``value`` as an ndarray of real numbers (bool, integer or float), converted to ``dtype``.
 
-    ``shape`` may hold ``None`` for a free dimension, e.g. ``(None, 100)`` for a batch
-    of 100 features. The NaN/inf test is one reduction on the fast path.
+    A TypeError names ``name`` for None, strings, complex numbers, datetimes or objects, and a
+    ValueError for ragged nested lists. Values are not checked (see :func:`finite_array`).
     """
     if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be an array, got {type(value).__name__}")
-    arr = np.asarray(value, dtype=dtype)
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{name} must be a rectangular array of numbers (equal-length rows), got "
+                         f"{type(value).__name__}: {err}") from None
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except (ValueError, TypeError):
+            raise TypeError(f"{name} must hold real numbers, got objects such as {arr.flat[0]!r}") from None
+    if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim != ndim:
+    if dtype is not None and arr.dtype != dtype:
+        dtype = np.dtype(dtype)
+        if dtype.kind == "f" and arr.size and arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize:
+            big = np.abs(arr) > np.finfo(dtype).max
+            if big.any() and np.isfinite(arr[big]).any():
+                first = tuple(int(i) for i in np.argwhere(big & np.isfinite(arr))[0])
+                raise ValueError(f"{name} overflows {dtype}: {arr[first]} at index {first} is larger than "
+                                 f"{dtype}'s largest number {np.finfo(dtype).max:.3g} (scale the data, or "
+                                 f"use dtype=np.float64)")
+        arr = arr.astype(dtype)
+    return arr
+
+
+def finite_array(name: str, value, *, ndim: int | None = None, min_ndim: int | None = None, dtype=None,
+                 shape=None) -> np.ndarray:
+    """Convert to an ndarray of real numbers and check its dimensions, trailing shape and values.
+
+    ``shape`` gives the last ``len(shape)`` axes; ``None`` marks a free one, e.g. ``(None, 100)``
+    for a batch of 100 features. NaN and inf are a ValueError naming the first bad index; so
+    is a finite value that overflows ``dtype``. The NaN/inf test is one reduction on the fast path.
+    """
+    arr = real_array(name, value)
+    if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {arr.shape}")
     if shape is not None:
-        for axis, (want, got) in enumerate(zip(shape, arr.shape)):
+        tail = arr.shape[arr.ndim - len(shape):]
+        for axis, (want, got) in enumerate(zip(shape, tail)):
             if want is not None and want != got:
-                expected = tuple("*" if s is None else s for s in shape)
-                raise ValueError(
-                    f"{name} must have shape {expected} (axis {axis} = {want}), got {arr.shape}"
-                )
-    if arr.size and np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr.sum()):
+                expected = ("...",) * (arr.ndim > len(shape)) + tuple("*" if s is None else s for s in shape)
+                raise ValueError(f"{name} must have shape {expected} (axis {axis - len(shape)} = {want}), "
+                                 f"got {arr.shape}")
+    if arr.size and arr.dtype.kind == "f" and not np.isfinite(arr.sum()):
         bad = np.argwhere(~np.isfinite(arr))
         if len(bad):  # a sum can overflow on huge but finite values; only real NaN/inf fail
             first = tuple(int(i) for i in bad[0])
             raise ValueError(
-                f"{name} contains NaN or inf ({len(bad)} entries, first at index {first}: {arr[first]})"
-            )
-    return arr
+                f"{name} contains NaN or inf ({len(bad)} entries, first at index {first}: {arr[first]})")
+    return real_array(name, arr, dtype=dtype) if dtype is not None else arr
 
 
-def choice(name: str, value, options) -> str:
-    if value not in options:
+def choice(name: str, value, options):
+    try:
+        known = value in options and not isinstance(value, bool)
+    except TypeError:                     # unhashable, e.g. a list
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
     return value

@@ -1,216 +1,208 @@
-"""Check a student's exercise file: ``python -m mmoe_np.check lessons/exercises/ex02_dense_backward.py``.
+"""Check students' exercise files: ``python -m mmoe_np.check FILE [FILE ...]``.
 
-Each exercise file names its exercise (``EXERCISE = "dense_backward"``) and defines one
-function. The checker imports the file, runs that function on random inputs and compares
-it with numerical gradients or with the library, then says in plain words what is right
-and what is wrong (which output, how far off, at which index). Exit status: 0 all passed,
-1 an exercise is wrong or unfinished, 2 the file could not be checked.
+Each exercise file names its exercise (``EXERCISE = "dense_backward"``) and defines the
+function(s) it asks for. For every file the checker says in one line what is right and what is
+wrong -- which output or stage, how far off, at which index, and a hint when the error has a
+telltale shape (a factor of 1/B, a flipped sign, a transposed array).
+
+It is built for grading, so it never gives a false verdict:
+
+- the expected values are computed here, in the checker's own process, before and apart from
+  the student's code; the student's functions run in a **separate process** (one per file) on
+  copies of the inputs, with a time limit (``--timeout``, default 60 s);
+- whatever the student's code does -- raise, call ``sys.exit``, loop forever, print "PASS",
+  change its inputs in place -- only the values its functions return are judged;
+- every file is checked and reported, even after an error in another.
+
+Verdicts: ``PASS``; ``FAIL`` (a wrong answer, or the student's function raised); ``TODO`` (the
+blank is not filled in yet); ``ERROR`` (the file could not be checked: not found, not UTF-8,
+a syntax error, a missing function, an error while loading it, ``sys.exit``, a time-out).
+Exit status: 0 every file passed, 1 some exercise is wrong or unfinished, 2 some file could
+not be checked. ``--summary`` adds a count per verdict (for grading a class).
 """
 from __future__ import annotations
 
+import argparse
+import ast
+import json
+import os
+import secrets
+import subprocess
 import sys
-import traceback
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .gradcheck import GradientError, compare, numerical_gradient_array
-from .kernels import reference
-from .nn import layers
+from . import exercises
 
-YOURS = ("yours", "expected")
-
-
-class CheckFailed(Exception):
-    """The student's function ran but gave a wrong answer (message says what)."""
+DEFAULT_TIMEOUT = 60.0
+SEVERITY = {"PASS": 0, "TODO": 1, "FAIL": 1, "ERROR": 2}
 
 
 class CannotCheck(Exception):
-    """The file could not be loaded or lacks the function (message says why)."""
+    """The file could not be checked (message says why)."""
 
 
-def _same(name, got, want, tol=1e-6):
-    got = np.asarray(got, dtype=float)
-    if got.shape != np.shape(want):
-        raise CheckFailed(f"{name} has shape {got.shape}, expected {np.shape(want)}")
-    try:
-        return compare(name, got, want, tol=tol, labels=YOURS)
-    except GradientError as err:
-        raise CheckFailed(str(err)) from None
+@dataclass
+class Verdict:
+    status: str            # PASS, FAIL, TODO, ERROR
+    exercise: str
+    message: str
+
+    def line(self):
+        return f"{self.status} {self.exercise}: {self.message}" if self.exercise else f"{self.status} {self.message}"
 
 
-# ------------------------------------------------------------------------- the checks
-def check_dense_backward(fn):
-    rng = np.random.default_rng(0)
-    x, W, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
-    dout = rng.standard_normal((5, 3))
-    result = fn(dout, (x, W))
-    if not (isinstance(result, tuple) and len(result) == 3):
-        raise CheckFailed("dense_backward must return three arrays: dx, dW, db")
-    f = lambda: x @ W + b
-    errors = [_same(name, got, numerical_gradient_array(f, wrt, dout))
-              for name, got, wrt in zip(("dx", "dW", "db"), result, (x, W, b))]
-    return f"dx, dW, db match the numerical gradient (worst relative error {max(errors):.1e})"
-
-
-def check_softmax_backward(fn):
-    rng = np.random.default_rng(1)
-    logits = rng.standard_normal((6, 4))
-    dG = rng.standard_normal((6, 4))
-    G = layers.softmax(logits)
-    got = fn(dG, G.copy())
-    err = _same("dlogits", got, numerical_gradient_array(lambda: layers.softmax(logits), logits, dG))
-    return f"dlogits matches the numerical gradient (relative error {err:.1e})"
-
-
-def check_gate_mix_backward(fn):
-    rng = np.random.default_rng(2)
-    H, G, dF = rng.standard_normal((5, 4, 3)), rng.random((2, 5, 3)), rng.standard_normal((2, 5, 4))
-    result = fn(H.copy(), G.copy(), dF.copy())
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise CheckFailed("gate_mix_backward must return two arrays: dH, dG")
-    f = lambda: reference.gate_mix_forward(H, G)
-    e1 = _same("dH", result[0], numerical_gradient_array(f, H, dF))
-    e2 = _same("dG", result[1], numerical_gradient_array(f, G, dF))
-    return f"dH and dG match the numerical gradient (worst relative error {max(e1, e2):.1e})"
-
-
-def check_adam_step(fn):
-    from .optim import Adam
-    rng = np.random.default_rng(3)
-    theta = rng.standard_normal(6)
-    mine, m, v = theta.copy(), np.zeros(6), np.zeros(6)
-    params, ref = {"w": theta.copy()}, Adam(lr=0.01, fused=False)
-    for t in range(1, 4):
-        g = rng.standard_normal(6)
-        out = fn(mine.copy(), g, m.copy(), v.copy(), t, 0.01, 0.9, 0.999, 1e-8)
-        if not (isinstance(out, tuple) and len(out) == 3):
-            raise CheckFailed("adam_step must return (param, m, v)")
-        mine, m, v = (np.asarray(a, dtype=float) for a in out)
-        ref.step(params, {"w": g})
-        _same(f"m after step {t}", m, ref.m["w"], tol=1e-12)
-        _same(f"v after step {t}", v, ref.v["w"], tol=1e-12)
-        _same(f"param after step {t}", mine, params["w"], tol=1e-12)
-    return "three Adam steps match mmoe_np.Adam (m, v and the parameter)"
-
-
-def _check_forward(fn, model, fn_name):
-    """Compare a student's forward pass ``fn(X, params)`` with ``model.forward``."""
-    for p in model.params.values():      # non-zero biases too, so forgotten ones show
-        p += 0.1 * np.random.default_rng(6).standard_normal(p.shape)
-    X = np.random.default_rng(7).standard_normal((8, model.n_features))
-    want, _ = model.forward(X)
-    got = fn(X.copy(), {k: v.copy() for k, v in model.params.items()})
-    K = model.n_tasks
-    if not isinstance(got, (list, tuple)) or len(got) != K:
-        raise CheckFailed(f"{fn_name} must return a list with one (B, 1) array per task ({K} here)")
-    errors = [_same(f"prediction of task {k}", got[k], want[k], tol=1e-10) for k in range(K)]
-    return f"all {K} tasks' predictions match mmoe_np.{type(model).__name__} (relative error {max(errors):.1e})"
-
-
-def check_mmoe_forward(fn):
-    from .models import MMoE
-    return _check_forward(fn, MMoE(n_features=6, n_tasks=2, n_experts=3, expert_units=4, tower_units=3, seed=5),
-                          "mmoe_forward")
-
-
-def check_covariance_similarity(fn):
-    from .relatedness import covariance_similarity
-    rng = np.random.default_rng(8)
-    X1 = rng.standard_normal((40, 6)) * np.array([3.0, 2.0, 1.0, 0.5, 0.2, 0.1])
-    X2 = rng.standard_normal((30, 6)) @ rng.standard_normal((6, 6))
-    cases = [("two different inputs", X1, X2, 0.99), ("identical inputs", X1, X1, 0.99),
-             ("keep=0.5 (fewer directions)", X1, X2, 0.5), ("keep=1.0 (every direction)", X1, X2, 1.0)]
-    for label, a, b, keep in cases:
-        got = fn(a.copy(), b.copy(), keep)
-        if not np.isscalar(got) and np.shape(got) != ():
-            raise CheckFailed(f"covariance_similarity must return one number, got shape {np.shape(got)}")
-        _same(f"score for {label}", got, covariance_similarity(a, b, keep), tol=1e-8)
-    return "the score matches mmoe_np.relatedness.covariance_similarity on 4 cases (keep 0.5, 0.99, 1.0)"
-
-
-def check_cgc_forward(fn):
-    from .models import CGC
-    return _check_forward(fn, CGC(n_features=6, n_tasks=3, n_task_experts=2, n_shared_experts=3, expert_units=4,
-                                  tower_units=3, seed=5), "cgc_forward")
-
-
-EXERCISES = {
-    "dense_backward": ("dense_backward", check_dense_backward),
-    "softmax_backward": ("softmax_backward", check_softmax_backward),
-    "gate_mix_backward": ("gate_mix_backward", check_gate_mix_backward),
-    "adam_step": ("adam_step", check_adam_step),
-    "mmoe_forward": ("mmoe_forward", check_mmoe_forward),
-    "covariance_similarity": ("covariance_similarity", check_covariance_similarity),
-    "cgc_forward": ("cgc_forward", check_cgc_forward),
-}
-
-
-# ----------------------------------------------------------------------- loading files
-def load(path):
-    """Import the student's file; CannotCheck with a one-line reason when that fails."""
+# --------------------------------------------------------------------------- reading the file
+def read_source(path):
+    """The file's text; CannotCheck with a one-line reason for a missing, unreadable or non-UTF-8 file."""
     path = Path(path)
     if not path.is_file():
         raise CannotCheck(f"cannot find {path}: check the path (e.g. lessons/exercises/ex02_dense_backward.py)")
-    source = path.read_text()
+    data = path.read_bytes()
     try:
-        code = compile(source, str(path), "exec")
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise CannotCheck(f"{path}: not UTF-8 text (byte 0x{data[err.start]:02x} at position {err.start}); save the "
+                          "file as UTF-8") from None
+
+
+def exercise_name(path, source):
+    """The exercise a file is for: its ``EXERCISE = "..."`` line (read, not run), else its file name."""
+    try:
+        tree = ast.parse(source, str(path))
     except SyntaxError as err:
         raise CannotCheck(f"{path}, line {err.lineno}: syntax error: {err.msg}") from None
-    module = type(sys)(path.stem)
-    module.__file__ = str(path)
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "EXERCISE" for t in node.targets)
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            name = node.value.value
+            break
+    else:
+        name = next((n for n in sorted(exercises.EXERCISES, key=len, reverse=True) if Path(path).stem.endswith(n)),
+                    None)
+    if name not in exercises.EXERCISES:
+        raise CannotCheck(f"{path}: does not say which exercise it is; add a line EXERCISE = one of "
+                          f"{sorted(exercises.EXERCISES)}")
+    return name
+
+
+# ---------------------------------------------------------------------- running the student
+def _encode(value, key, store):
+    """An argument as JSON with its arrays in ``store`` (for the child process)."""
+    if isinstance(value, np.ndarray):
+        store[key] = value
+        return {"kind": "array", "key": key}
+    if isinstance(value, (tuple, list)):
+        return {"kind": type(value).__name__, "items": [_encode(v, f"{key}_{i}", store) for i, v in enumerate(value)]}
+    if isinstance(value, dict):
+        return {"kind": "dict", "items": {k: _encode(v, f"{key}_{k}", store) for k, v in value.items()}}
+    return {"kind": "scalar", "value": value}
+
+
+def _decode(spec, arrays):
+    kind = spec["kind"]
+    if kind == "array":
+        return arrays[spec["key"]]
+    if kind in ("tuple", "list"):
+        return tuple(_decode(s, arrays) for s in spec["items"])
+    if kind == "dict":
+        return {k: _decode(v, arrays) for k, v in spec["items"].items()}
+    return exercises.Bad(spec.get("why", "an unusable value"))
+
+
+def run_student(path, exercise, timeout):
+    """Call the student's functions in a separate process; returns the list of outcomes per call
+    (``("output", value)``, ``("error", text)`` or ``("todo", None)``) or raises CannotCheck."""
+    with tempfile.TemporaryDirectory(prefix="mmoe-check-") as folder:
+        folder = Path(folder)
+        store, calls = {}, []
+        for i, call in enumerate(exercise.calls):
+            calls.append({"function": call.function, "args": [_encode(a, f"a{i}_{j}", store)
+                                                               for j, a in enumerate(call.args)]})
+        np.savez(folder / "inputs.npz", **store)
+        nonce = secrets.token_hex(16)
+        spec = {"file": str(Path(path).resolve()), "functions": list(exercise.functions), "calls": calls,
+                "folder": str(folder), "nonce": nonce}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MMOE_CHECK")}
+        try:
+            subprocess.run([sys.executable, "-m", "mmoe_np._check_runner"], input=json.dumps(spec) + "\n",
+                           text=True, capture_output=True, timeout=timeout, cwd=Path(path).resolve().parent, env=env)
+        except subprocess.TimeoutExpired:
+            raise CannotCheck(f"{path}: did not finish within {timeout:g} s (an endless loop?); the limit is "
+                              "--timeout") from None
+        result_path = folder / "result.json"
+        try:
+            result = json.loads(result_path.read_text())
+            ok = result.get("nonce") == nonce
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            raise CannotCheck(f"{path}: the checker got no result (the file ended the process itself, e.g. with "
+                              "os._exit, or crashed Python)")
+        if "load_error" in result:
+            raise CannotCheck(f"{path}: running the file failed: {result['load_error']}")
+        if "missing" in result:
+            raise CannotCheck(f"{path}: no function named {', '.join(n + '()' for n in result['missing'])} -- did you "
+                              "rename or delete it?")
+        with np.load(folder / "outputs.npz", allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        if "fatal" in result:
+            raise CannotCheck(f"{path}: {result['fatal']}")
+        outcomes = []
+        for call in result["calls"]:
+            if call.get("todo"):
+                outcomes.append(("todo", None))
+            elif "error" in call:
+                outcomes.append(("error", call["error"]))
+            else:
+                outcomes.append(("output", _decode(call["output"], arrays)))
+        return outcomes
+
+
+# ------------------------------------------------------------------------------- checking
+def check_file(path, timeout=DEFAULT_TIMEOUT) -> Verdict:
+    """Check one file; never raises."""
+    name = ""
     try:
-        exec(code, module.__dict__)
-    except Exception as err:
-        raise CannotCheck(f"{path}: running the file failed{_where(err, path)}: {type(err).__name__}: {err}") from None
-    name = module.__dict__.get("EXERCISE")
-    if name is None:     # fall back on the file name: ex05_gate_mix_backward.py
-        name = next((n for n in EXERCISES if path.stem.endswith(n)), None)
-    if name not in EXERCISES:
-        raise CannotCheck(f"{path}: does not say which exercise it is; "
-                          f"add a line EXERCISE = one of {sorted(EXERCISES)}")
-    function_name, _ = EXERCISES[name]
-    fn = module.__dict__.get(function_name)
-    if not callable(fn):
-        raise CannotCheck(f"{path}: no function named {function_name}() -- did you rename or delete it?")
-    return name, fn
-
-
-def _where(err, path):
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename) == Path(path)]
-    return f" at line {frames[-1].lineno}" if frames else ""
-
-
-def check_file(path):
-    """Check one file. Returns (passed, message)."""
-    name, fn = load(path)
-    _, check = EXERCISES[name]
+        source = read_source(path)
+        name = exercise_name(path, source)
+        exercise = exercises.EXERCISES[name]()            # inputs and expected values, computed here
+        outcomes = run_student(path, exercise, timeout)
+    except CannotCheck as err:
+        return Verdict("ERROR", name, str(err))
+    if any(kind == "todo" for kind, _ in outcomes):
+        return Verdict("TODO", name, "not done yet -- fill in the part between the TODO fences")
     try:
-        return True, f"PASS {name}: {check(fn)}"
-    except NotImplementedError:
-        return False, f"TODO {name}: not done yet -- fill in the part between the TODO fences"
-    except CheckFailed as err:
-        return False, f"FAIL {name}: {err}"
-    except Exception as err:
-        return False, f"FAIL {name}: your code raised {type(err).__name__}{_where(err, path)}: {err}"
+        return Verdict("PASS", name, exercise.judge(outcomes))
+    except exercises.Wrong as err:
+        return Verdict("FAIL", name, str(err))
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip())
-        return 0 if argv else 2
-    status = 0
-    for path in argv:
-        try:
-            passed, message = check_file(path)
-        except CannotCheck as err:
-            print(f"ERROR {err}")
-            status = 2
-            continue
-        print(message)
-        if not passed:
-            status = max(status, 1)
+    parser = argparse.ArgumentParser(prog="python -m mmoe_np.check", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*", help="exercise files to check")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds each file may take (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--summary", action="store_true", help="end with a count of each verdict")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if not args.files:
+        parser.print_help()
+        return 2
+    if not args.timeout > 0:
+        print(f"ERROR --timeout must be a positive number of seconds, got {args.timeout}")
+        return 2
+    status, counts = 0, {}
+    for path in args.files:
+        verdict = check_file(path, args.timeout)
+        print(verdict.line(), flush=True)
+        counts[verdict.status] = counts.get(verdict.status, 0) + 1
+        status = max(status, SEVERITY[verdict.status])
+    if args.summary:
+        print(f"{len(args.files)} files: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in SEVERITY))
     return status
 
 

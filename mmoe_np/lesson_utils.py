@@ -2,13 +2,18 @@
 
 - ``MMOE_QUICK=1`` shrinks every lesson (fewer steps, runs and points) so the test suite
   can run them all; the numbers are then rougher, never different in kind.
-- Figures go to ``figures/`` at the repository root, or to ``$MMOE_FIGURES`` when set (the
-  tests point it at a temporary folder so quick runs never overwrite the committed figures).
+- Figures go to ``figures/`` at the repository root -- the committed figures, which only the
+  full lessons write -- or to ``$MMOE_FIGURES`` when set. In quick mode, without
+  ``$MMOE_FIGURES``, they go to a temporary folder: a quick run never overwrites a committed
+  figure.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+_quick_folder = None
 
 
 def quick() -> bool:
@@ -22,8 +27,14 @@ def pick(full, short):
 
 
 def figures_dir() -> Path:
+    """Where this lesson's figures go (see the module docstring)."""
+    global _quick_folder
     if os.environ.get("MMOE_FIGURES"):
         folder = Path(os.environ["MMOE_FIGURES"])
+    elif quick():
+        if _quick_folder is None:
+            _quick_folder = Path(tempfile.mkdtemp(prefix="mmoe-quick-figures-"))
+        folder = _quick_folder
     else:
         repo = Path(__file__).resolve().parent.parent
         folder = repo / "figures" if (repo / "lessons").is_dir() else Path.cwd() / "figures"

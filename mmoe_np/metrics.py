@@ -29,6 +29,9 @@ def roc_auc(y_true, scores) -> float:
     """
     y = np.asarray(y_true).ravel()
     s = np.asarray(scores, dtype=np.float64).ravel()
+    if np.isnan(s).any():
+        raise ValueError(f"scores contain NaN ({int(np.isnan(s).sum())} of {s.size}, first at index "
+                         f"{int(np.argmax(np.isnan(s)))}): a ranking of NaN has no meaning")
     if y.shape != s.shape:
         raise ValueError(f"y_true and scores must have equal length, got {y.shape} and {s.shape}")
     if not np.isin(y, (0, 1)).all():

@@ -1,35 +1,37 @@
-r"""Optimizers with per-parameter state, updating a ``params`` dict in place.
+r"""Optimizers: SGD (with momentum) and Adam, each keeping per-parameter state by name.
 
-``opt.step(params, grads)``: ``grads`` has the keys and shapes of ``params``.
+``opt.step(params, grads)``: ``grads`` has the keys and shapes of ``params``; parameters are
+updated in place. An optimizer belongs to one model: the first step records the parameters'
+names and shapes, and every later step checks that it is given the same (a clear error names
+the parameter and both shapes) -- its moment arrays never meet parameters they were not made for.
+
+With runs (parameters with leading run axes), ``lr`` may be an array with one learning rate
+per run, and :meth:`freeze` stops chosen runs (e.g. runs that diverged) while the others train.
+When ``params`` and ``grads`` are a model's :class:`~mmoe_np.params.Params`, Adam updates the
+whole model in one compiled pass over its flat buffer; otherwise it loops over the names.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from . import _checks
+from .params import Params
 
 
-@njit(cache=True)
-def adam_update(p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
-    """One Adam step on flat arrays, one pass over memory (see :class:`Adam` for the math).
-
-    ``m_hat / (sqrt(v_hat) + eps)`` is computed as ``(m / c1) / (sqrt(v) / sqrt(c2) + eps)``
-    with ``lr / c1`` and ``1 / sqrt(c2)`` taken out of the loop: the same number, two
-    fewer divisions per entry.
-    """
-    step = lr / correction1
-    inv_sqrt_c2 = 1.0 / np.sqrt(correction2)
-    for i in range(p.size):
-        gi = g[i]
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
-        m[i] = mi
-        v[i] = vi
-        p[i] -= step * mi / (np.sqrt(vi) * inv_sqrt_c2 + eps)
+def _learning_rate(lr):
+    """A positive float, or an array of positive floats (one per run)."""
+    if np.ndim(lr) == 0:
+        return _checks.real("lr", lr, low=0.0, low_open=True)
+    lr = _checks.finite_array("lr", lr, dtype=np.float64)
+    if lr.size == 0 or np.any(lr <= 0):
+        raise ValueError(f"lr must hold positive learning rates (one per run), got {lr.tolist()}")
+    return lr
 
 
 def _check_grads(params, grads):
+    if not isinstance(params, dict) or not isinstance(grads, dict):
+        raise TypeError(f"step(params, grads) takes two dicts of arrays, got {type(params).__name__} and "
+                        f"{type(grads).__name__}")
     if set(grads) != set(params):
         raise ValueError(f"grads must have the keys of params; missing {sorted(set(params) - set(grads))}, "
                          f"unexpected {sorted(set(grads) - set(params))}")
@@ -38,19 +40,69 @@ def _check_grads(params, grads):
             raise ValueError(f"grads[{name!r}] must have shape {p.shape}, got {np.shape(grads[name])}")
 
 
-class SGD:
+class Optimizer:
+    """What SGD and Adam share: the learning rate(s), the state check, frozen runs."""
+
+    def __init__(self, lr):
+        self.lr = _learning_rate(lr)
+        self._shapes = None            # {name: shape} of the parameters of the first step
+        self._frozen = None            # bool array over the runs, or None
+
+    def _check_state(self, params, grads):
+        """Check the arguments, and that they are the parameters this optimizer was first used with."""
+        _check_grads(params, grads)
+        if self._shapes is None:
+            self._shapes = {name: p.shape for name, p in params.items()}
+            return
+        for name, p in params.items():
+            if name not in self._shapes:
+                raise ValueError(f"this optimizer was made for other parameters: {name!r} is new (it knows "
+                                 f"{sorted(self._shapes)}); use one optimizer per model")
+            if p.shape != self._shapes[name]:
+                raise ValueError(f"this optimizer was made for other parameters: {name!r} has shape {p.shape}, "
+                                 f"its state has shape {self._shapes[name]}; use one optimizer per model")
+        if len(params) != len(self._shapes):
+            raise ValueError(f"this optimizer was made for other parameters: missing "
+                             f"{sorted(set(self._shapes) - set(params))}; use one optimizer per model")
+
+    def _run_lr(self, run_shape):
+        """The learning rate of each run, (*run_shape), zero for frozen runs."""
+        lr = np.asarray(self.lr, dtype=np.float64)
+        try:
+            lr = np.broadcast_to(lr, run_shape)
+        except ValueError:
+            raise ValueError(f"lr has shape {lr.shape}, which does not fit the parameters' runs "
+                             f"{tuple(run_shape)}") from None
+        if self._frozen is not None:
+            lr = np.where(self._frozen, 0.0, lr)
+        return lr
+
+    def freeze(self, runs):
+        """Stop updating the runs where ``runs`` (a bool array over the run axes) is True."""
+        runs = np.asarray(runs, dtype=bool)
+        self._frozen = runs if self._frozen is None else (self._frozen | runs)
+
+    @staticmethod
+    def _run_shape(params):
+        if isinstance(params, Params):
+            return params.run_shape
+        return ()
+
+
+class SGD(Optimizer):
     r"""Stochastic gradient descent, optionally with momentum.
 
     .. math:: v \leftarrow \mu v + g, \qquad \theta \leftarrow \theta - \eta\, v
     """
 
     def __init__(self, lr=1e-2, momentum=0.0):
-        self.lr = _checks.real("lr", lr, low=0.0, low_open=True)
+        super().__init__(lr)
         self.momentum = _checks.real("momentum", momentum, low=0.0, high=1.0)
         self.velocity: dict[str, np.ndarray] = {}
 
     def step(self, params, grads):
-        _check_grads(params, grads)
+        self._check_state(params, grads)
+        lr = self._run_lr(self._run_shape(params))
         for name, p in params.items():
             g = grads[name]
             if self.momentum:
@@ -58,10 +110,10 @@ class SGD:
                 v *= self.momentum
                 v += g
                 g = v
-            p -= self.lr * g
+            p -= _per_run(lr, p) * g
 
 
-class Adam:
+class Adam(Optimizer):
     r"""Adam (Kingma & Ba, 2015) with bias correction.
 
     At step :math:`t = 1, 2, \dots`, for each parameter :math:`\theta` with gradient :math:`g`:
@@ -75,14 +127,14 @@ class Adam:
 
     ``m`` and ``v`` are kept per parameter name, so one Adam serves one model.
 
-    ``fused=True`` (default) applies the three lines above in one compiled pass over each
-    parameter (:func:`adam_update`); ``fused=False`` does the same with NumPy array
-    operations (about 13 of them per parameter, each a pass over memory). Both give the
-    same numbers; the fused one is several times faster for small models.
+    ``fused=True`` (default) applies the three lines above in one compiled pass over the
+    model's whole flat parameter buffer (:func:`mmoe_np.kernels.cpu.adam_update`);
+    ``fused=False`` does the same with NumPy array operations (about 13 of them per parameter,
+    each a pass over memory). Both give the same numbers.
     """
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, fused=True):
-        self.lr = _checks.real("lr", lr, low=0.0, low_open=True)
+        super().__init__(lr)
         self.beta1 = _checks.real("beta1", beta1, low=0.0, high=1.0)
         self.beta2 = _checks.real("beta2", beta2, low=0.0, high=1.0)
         if self.beta1 == 1.0 or self.beta2 == 1.0:
@@ -94,21 +146,26 @@ class Adam:
         self.v: dict[str, np.ndarray] = {}
 
     def step(self, params, grads):
-        _check_grads(params, grads)
+        self._check_state(params, grads)
+        if not self.m:
+            make = params.zeros_like if isinstance(params, Params) else (
+                lambda: {name: np.zeros_like(p) for name, p in params.items()})
+            self.m, self.v = make(), make()
         self.t += 1
         b1, b2 = self.beta1, self.beta2
         correction1 = 1.0 - b1 ** self.t
         correction2 = 1.0 - b2 ** self.t
+        run_shape = self._run_shape(params)
+        lr = self._run_lr(run_shape)
+        if self.fused and _one_buffer(params, grads, self.m):
+            from .kernels.cpu import adam_update  # numba is imported on first use only
+            P = params.layout.size
+            adam_update(params.flat.reshape(-1, P), grads.flat.reshape(-1, P), self.m.flat.reshape(-1, P),
+                        self.v.flat.reshape(-1, P), np.ascontiguousarray(lr.reshape(-1)), b1, b2, self.eps,
+                        correction1, correction2)
+            return
         for name, p in params.items():
-            g = grads[name]
-            if name not in self.m:
-                self.m[name] = np.zeros_like(p)
-                self.v[name] = np.zeros_like(p)
-            m, v = self.m[name], self.v[name]
-            if self.fused and p.flags.c_contiguous and g.dtype == p.dtype:
-                adam_update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
-                            v.reshape(-1), self.lr, b1, b2, self.eps, correction1, correction2)
-                continue
+            g, m, v = grads[name], self.m[name], self.v[name]
             m *= b1
             m += (1.0 - b1) * g
             v *= b2
@@ -116,9 +173,24 @@ class Adam:
             # theta -= lr * m_hat / (sqrt(v_hat) + eps), written with few temporaries
             denom = np.sqrt(v / correction2)
             denom += self.eps
-            p -= (self.lr / correction1) * m / denom
+            p -= (_per_run(lr, p) / correction1) * m / denom
 
     def state_dict(self):
         """Arrays and step count, e.g. to save beside the parameters."""
-        return {"t": self.t, "m": {k: a.copy() for k, a in self.m.items()},
-                "v": {k: a.copy() for k, a in self.v.items()}}
+        return {"t": self.t, "m": {k: np.array(a) for k, a in self.m.items()},
+                "v": {k: np.array(a) for k, a in self.v.items()}}
+
+
+def _per_run(lr, p):
+    """The learning rate(s) shaped to multiply ``p`` (a run's rate on each of its entries)."""
+    if lr.ndim == 0:
+        return float(lr)
+    return lr.reshape(lr.shape + (1,) * (p.ndim - lr.ndim))
+
+
+def _one_buffer(params, grads, state):
+    """True when params, grads and the optimizer state are flat buffers of one layout and dtype."""
+    return (isinstance(params, Params) and isinstance(grads, Params) and isinstance(state, Params)
+            and (grads.layout is params.layout or grads.layout == params.layout)
+            and grads.flat.shape == params.flat.shape == state.flat.shape
+            and grads.flat.dtype == params.flat.dtype == state.flat.dtype)

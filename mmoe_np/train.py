@@ -12,6 +12,16 @@ Per-task inputs (each task its own data): ``X`` is a list of K arrays (n_k, D) a
 list of K arrays (n_k, out_units) (or (n_k,)); each step then draws ``batch_size`` rows of
 every task from that task's own data. ``loss`` may be one loss for all tasks or a list of K
 (e.g. ``["mse", "bce_with_logits"]``).
+
+Runs: a model with runs (``seed`` a sequence) trains every run at once. Data may be shared
+by all runs ((n, D)) or one set per run ((R, n, D)); ``seed`` may give each run its own
+minibatch order. Fresh data every step comes from a *batch source*: any object with
+``next_batch(batch_size) -> (X, Y)`` passed as ``X`` (e.g.
+:class:`mmoe_np.data.SyntheticRuns`).
+
+:class:`Trainer` is one model being trained (forward, loss, backward, update, divergence
+guard); :func:`fit` is the loop around it. The sweeps of :mod:`mmoe_np.experiments` drive
+several Trainers in step on one data stream.
 """
 from __future__ import annotations
 
@@ -21,47 +31,56 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _checks
+from .memory import keep_freed_memory
+from .models.base import run_seeds
 from .nn import losses as losses_module
 from .optim import Adam
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss or a gradient became NaN/inf; the model keeps its last good parameters."""
+    """The loss became NaN/inf or exploded; the model keeps its last good parameters."""
 
 
 @dataclass
 class History:
     """What happened during :func:`fit`, one row per evaluation.
 
-    ``train_loss[i, k]``: mean minibatch loss of task k over the steps before ``step[i]``;
-    ``val_loss[i, k]``: task k's loss on the validation set at ``step[i]`` (NaN without one).
+    ``train_loss[i]``: each task's mean minibatch loss over the steps before ``step[i]``,
+    (K,) -- (*run_shape, K) with runs; ``val_loss[i]``: the same on the validation set at
+    ``step[i]`` (NaN without one). ``diverged``: with runs and ``on_divergence="freeze"``, the
+    step at which each run diverged and was frozen (0: never), (*run_shape,).
     """
 
     step: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
+    diverged: np.ndarray | None = None
 
     def as_arrays(self):
+        """``step`` (n,), ``train_loss`` and ``val_loss`` (n, K) -- (n, *run_shape, K) with runs."""
         return (np.asarray(self.step), np.asarray(self.train_loss, dtype=float),
                 np.asarray(self.val_loss, dtype=float))
 
 
-def task_targets(Y, n_rows, n_tasks, out_units, name="Y"):
-    """Normalise ``Y`` to a list of K arrays (n_k, out_units), checking shapes and values.
+# ------------------------------------------------------------------------- argument checks
+def task_targets(Y, rows, n_tasks, out_units, name="Y"):
+    """Normalise ``Y`` to a list of K arrays (..., n_k, out_units), checking shapes and values.
 
-    ``n_rows``: the number of rows, or a list of K (per-task inputs: Y must then be a list).
+    ``rows``: the number of rows, or a list of K (per-task inputs: Y must then be a list).
     """
-    per_task = isinstance(n_rows, (list, tuple))
-    rows = list(n_rows) if per_task else [n_rows] * n_tasks
+    per_task = isinstance(rows, (list, tuple))
+    counts = list(rows) if per_task else [rows] * n_tasks
+    if Y is None:
+        raise ValueError(f"{name} is missing: give the targets of X")
     if isinstance(Y, (list, tuple)):
         if len(Y) != n_tasks:
             raise ValueError(f"{name} must hold n_tasks={n_tasks} arrays, got {len(Y)}")
         out = []
-        for k, (y, n) in enumerate(zip(Y, rows)):
-            y = np.asarray(y, dtype=np.float64)
+        for k, (y, n) in enumerate(zip(Y, counts)):
+            y = _checks.real_array(f"{name}[{k}]", y, dtype=np.float64)
             if y.ndim == 1 and out_units == 1:
                 y = y[:, None]
-            out.append(_checks.finite_array(f"{name}[{k}]", y, ndim=2, dtype=np.float64, shape=(n, out_units)))
+            out.append(_checks.finite_array(f"{name}[{k}]", y, min_ndim=2, shape=(n, out_units)))
         return out
     if per_task:
         raise ValueError(f"with per-task inputs (X a list of {n_tasks} arrays), {name} must be a list of "
@@ -69,8 +88,8 @@ def task_targets(Y, n_rows, n_tasks, out_units, name="Y"):
     if out_units != 1:
         raise ValueError(f"{name} as one array needs out_units == 1; pass a list of {n_tasks} "
                          f"(n, {out_units}) arrays instead")
-    Y = _checks.finite_array(name, Y, ndim=2, dtype=np.float64, shape=(n_rows, n_tasks))
-    return [Y[:, k:k + 1] for k in range(n_tasks)]
+    Y = _checks.finite_array(name, Y, min_ndim=2, dtype=np.float64, shape=(rows, n_tasks))
+    return [Y[..., k:k + 1] for k in range(n_tasks)]
 
 
 def task_losses(loss, n_tasks):
@@ -82,132 +101,326 @@ def task_losses(loss, n_tasks):
     return [losses_module.get(loss)] * n_tasks
 
 
-def _rows(X):
-    return [len(x) for x in X] if isinstance(X, list) else len(X)
+def _rows(X, name="X"):
+    """Rows of X (or of each task's X); zero rows is an error naming X (or X[k])."""
+    for label, x in ([(f"{name}[{k}]", x) for k, x in enumerate(X)] if isinstance(X, list) else [(name, X)]):
+        if x.shape[-2] == 0:
+            raise ValueError(f"{label} has no rows (shape {x.shape}): nothing to train or evaluate on")
+    return [x.shape[-2] for x in X] if isinstance(X, list) else X.shape[-2]
+
+
+def _check_optimizer(optimizer):
+    if optimizer is None:
+        return Adam(lr=1e-3)
+    if isinstance(optimizer, type):
+        raise TypeError(f"optimizer must be an optimizer object such as mn.Adam(lr=1e-3), got the class "
+                        f"{optimizer.__name__} itself (add the parentheses)")
+    if not callable(getattr(optimizer, "step", None)):
+        raise TypeError(f"optimizer must be an optimizer object such as mn.Adam(lr=1e-3) (with a "
+                        f"step(params, grads) method), got {optimizer!r}")
+    return optimizer
+
+
+def _check_task_weights(task_weights, n_tasks):
+    if task_weights is None:
+        return None
+    w = _checks.finite_array("task_weights", task_weights, ndim=1, dtype=np.float64, shape=(n_tasks,))
+    if np.any(w < 0):
+        raise ValueError(f"task_weights must be >= 0 (a weight multiplies a task's loss), got {w.tolist()}")
+    return None if np.all(w == 1) else w
 
 
 def evaluate(model, X, Y, loss="mse", batch_size=8192):
-    """Each task's loss on (X, Y): an array (K,). ``X``, ``Y`` and ``loss`` as in :func:`fit`."""
+    """Each task's loss on (X, Y): an array (K,) -- (*run_shape, K) for a model with runs.
+
+    ``X``, ``Y`` and ``loss`` as in :func:`fit`; ``batch_size`` rows are predicted at a time.
+    """
+    batch_size = _checks.positive_int("batch_size", batch_size)
     loss_fns = task_losses(loss, model.n_tasks)
-    X = model._check_X(X)
+    X = model.check_inputs(X)
     targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units)
     preds = model.predict(X, batch_size=batch_size)
-    return np.array([fn(p, t)[0] for fn, p, t in zip(loss_fns, preds, targets)])
+    return np.stack([np.asarray(fn(p, t)[0], dtype=float) for fn, p, t in zip(loss_fns, preds, targets)], axis=-1)
 
 
-class _EpochSampler:
-    """Minibatch row indices drawn without replacement, a fresh permutation each epoch."""
+# ---------------------------------------------------------------------------- minibatches
+class _Sampler:
+    """Minibatch rows drawn without replacement, a fresh permutation each epoch, for every run.
 
-    def __init__(self, n_rows, batch_size, rng):
-        self.n, self.batch, self.rng = n_rows, min(batch_size, n_rows), rng
-        self.order, self.cursor = rng.permutation(n_rows), 0
+    ``rngs``: one Generator per run (an array over the run shape), or one for all runs. Every
+    run has the same number of rows, so the epochs of all runs turn over at the same step and
+    one slice of the (runs, n) orders gives every run's batch.
+    """
+
+    def __init__(self, n_rows, batch_size, rngs):
+        self.n, self.batch = n_rows, min(batch_size, n_rows)
+        self.rngs = rngs
+        self.cursor = n_rows                                            # start with a new epoch
 
     def next(self):
-        if self.cursor + self.batch > self.n:              # next epoch
-            self.order, self.cursor = self.rng.permutation(self.n), 0
-        idx = self.order[self.cursor:self.cursor + self.batch]
+        if self.cursor + self.batch > self.n:
+            if isinstance(self.rngs, np.random.Generator):
+                self.order = self.rngs.permutation(self.n)
+            else:
+                self.order = np.stack([rng.permutation(self.n) for rng in self.rngs.flat]).reshape(
+                    self.rngs.shape + (self.n,))
+            self.cursor = 0
+        idx = self.order[..., self.cursor:self.cursor + self.batch]
         self.cursor += self.batch
         return idx
 
 
-def fit(model, X, Y, *, optimizer=None, loss="mse", steps=1000, batch_size=128, X_val=None,
-        Y_val=None, eval_every=100, task_weights=None, seed=0, progress=True, desc=None, on_eval=None):
+def _take(A, idx):
+    """Rows ``idx`` of A: A (..., n, C), idx (B,) or (*run_shape, B) -> (*, B, C)."""
+    if idx.ndim == 1:
+        return A[..., idx, :]
+    if A.ndim == 2:                                   # data shared by every run, own order per run
+        return A[idx]
+    return np.take_along_axis(A, np.broadcast_to(idx[..., None], idx.shape + A.shape[-1:]), axis=-2)
+
+
+class ArrayBatches:
+    """Minibatches from arrays held in memory (one input for all tasks, or per-task inputs)."""
+
+    def __init__(self, X, targets, batch_size, rngs):
+        self.X, self.targets = X, targets
+        if isinstance(X, list):
+            self.samplers = [_Sampler(x.shape[-2], batch_size, rngs) for x in X]
+        else:
+            self.sampler = _Sampler(X.shape[-2], batch_size, rngs)
+            self.stacked = np.concatenate(targets, axis=-1)            # (..., n, K*O): one gather per step
+
+    def next_batch(self, batch_size=None):
+        if isinstance(self.X, list):                                    # every task its own rows
+            idx = [s.next() for s in self.samplers]
+            return [_take(x, i) for x, i in zip(self.X, idx)], [_take(t, i) for t, i in zip(self.targets, idx)]
+        idx = self.sampler.next()
+        Y = _take(self.stacked, idx)
+        O = Y.shape[-1] // len(self.targets)
+        return _take(self.X, idx), [Y[..., k * O:(k + 1) * O] for k in range(len(self.targets))]
+
+
+def _generators(seed, run_shape):
+    """The minibatch-order Generator(s): one for all runs, or one per run from a sequence of seeds."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    shape, seeds = run_seeds(seed)
+    if shape == ():
+        return np.random.default_rng(int(seeds[()]))
+    if np.broadcast_shapes(shape, run_shape) != tuple(run_shape):
+        raise ValueError(f"seed has shape {shape}, which does not fit the model's runs {run_shape}: give one "
+                         "seed, or one per run")
+    return np.vectorize(np.random.default_rng, otypes=[object])(np.broadcast_to(seeds, run_shape).astype(np.int64))
+
+
+# ------------------------------------------------------------------------------- training
+class Trainer:
+    """One model being trained: forward, per-task losses, backward, update -- and a guard.
+
+    The guard stops a run whose loss is not finite, or is more than ``max_loss_ratio`` times
+    its loss at the first step ("far above where training started"). It keeps a snapshot of
+    the parameters every ``snapshot_every`` steps (one copy of the flat buffer, taken only
+    after the loss computed with those parameters passed the check), so a diverged run goes
+    back to parameters one can train on from. ``on_divergence="raise"`` raises
+    :class:`TrainingDiverged` naming the step; ``"freeze"`` (runs only) restores and freezes
+    the diverged runs and lets the others train on.
+    """
+
+    def __init__(self, model, optimizer=None, loss="mse", task_weights=None, *, max_loss_ratio=1e4,
+                 snapshot_every=100, on_divergence="raise"):
+        keep_freed_memory()                       # large per-step arrays: no page faults (see memory.py)
+        self.model = model
+        self.optimizer = _check_optimizer(optimizer)
+        self.loss_fns = task_losses(loss, model.n_tasks)
+        self.weights = _check_task_weights(task_weights, model.n_tasks)
+        self.max_loss_ratio = _checks.real("max_loss_ratio", max_loss_ratio, low=1.0)
+        self.snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
+        self.on_divergence = _checks.choice("on_divergence", on_divergence, ("raise", "freeze"))
+        shape = model.run_shape + (model.n_tasks,)
+        self.step_count = 0
+        self.running, self.n_running = np.zeros(shape), 0
+        self.start_loss = None
+        self.snapshot, self.snapshot_step = model.params.flat.copy(), 0
+        self.diverged = np.zeros(model.run_shape, dtype=np.int64)
+        self._checked_loss = False
+
+    def step(self, X, targets):
+        """One training step on a batch (checked data). Returns the task losses, (*run_shape, K)."""
+        self.step_count += 1
+        model = self.model
+        preds, cache = model.forward(X, checked=True)
+        losses, dpreds = self._losses(preds, targets)
+        self._guard(losses)
+        grads = model.backward(cache, dpreds, checked=True)
+        self.optimizer.step(model.params, grads)
+        self.running += losses
+        self.n_running += 1
+        return losses
+
+    def _losses(self, preds, targets):
+        K = self.model.n_tasks
+        losses = np.empty(self.model.run_shape + (K,))
+        dpreds = []
+        for k in range(K):
+            out = self.loss_fns[k](preds[k], targets[k])
+            if not self._checked_loss:
+                self._check_loss_output(out, preds[k], k)
+            losses[..., k], d = out
+            w = 1.0 if self.weights is None else self.weights[k]
+            dpreds.append(d * w if w != 1.0 else d)
+        self._checked_loss = True
+        return losses, dpreds
+
+    def _check_loss_output(self, out, pred, k):
+        fn = self.loss_fns[k]
+        name = getattr(fn, "__name__", repr(fn))
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise TypeError(f"loss {name} must return (loss, dpred), got {type(out).__name__}")
+        value, d = out
+        if np.shape(value) not in ((), self.model.run_shape):
+            raise ValueError(f"loss {name} must return one loss per run (shape {self.model.run_shape}), got "
+                             f"shape {np.shape(value)}")
+        if not isinstance(d, np.ndarray) or d.shape != pred.shape or d.dtype.kind != "f":
+            got = f"shape {d.shape}, dtype {d.dtype}" if isinstance(d, np.ndarray) else type(d).__name__
+            raise ValueError(f"loss {name} must return dpred, a float array shaped like pred {pred.shape}, got {got}")
+
+    def _guard(self, losses):
+        """Check this step's losses (computed with the current parameters) and snapshot good ones."""
+        total = losses.sum(axis=-1)
+        if self.start_loss is None:
+            self.start_loss = np.where(np.isfinite(total), np.maximum(total, 1e-12), np.inf)
+        bad = ~np.isfinite(total) | (total > self.max_loss_ratio * self.start_loss)
+        bad &= self.diverged == 0
+        if bad.any():
+            self._diverge(bad, losses)
+        elif (self.step_count - 1) % self.snapshot_every == 0 and self.step_count > 1:
+            np.copyto(self.snapshot, self.model.params.flat)
+            self.snapshot_step = self.step_count - 1
+
+    def _diverge(self, bad, losses):
+        flat = self.model.params.flat
+        flat[bad] = self.snapshot[bad]                                   # back to the last good parameters
+        run = tuple(int(i) for i in np.argwhere(bad)[0]) if self.model.run_shape else ()
+        where = f" in {int(bad.sum())} run(s), first run {run}" if run else ""
+        first, start = losses[run], self.start_loss[run]
+        what = ("the loss is not finite" if not np.isfinite(first).all() else
+                f"the loss {first.sum():.3g} is more than {self.max_loss_ratio:g} times the first step's "
+                f"{float(start):.3g}")
+        message = (f"training diverged at step {self.step_count}{where}: {what} (task losses {first.tolist()}). "
+                   f"The model keeps the parameters of step {self.snapshot_step} (the last snapshot whose loss was "
+                   "finite and not exploding); train on from there with a smaller learning rate.")
+        if self.on_divergence == "raise" or not self.model.run_shape:
+            raise TrainingDiverged(message)
+        self.diverged[bad] = self.step_count
+        freeze = getattr(self.optimizer, "freeze", None)
+        if freeze is None:
+            raise TrainingDiverged(message + " (this optimizer cannot freeze runs)")
+        freeze(bad)
+
+    def take_running_loss(self):
+        """The mean minibatch loss since the last call, (*run_shape, K); resets the running sum."""
+        mean = self.running / max(self.n_running, 1)
+        self.running[...], self.n_running = 0.0, 0
+        return mean
+
+    def finish(self):
+        """After the last step: a NaN/inf gradient in the last update shows only in the parameters."""
+        flat = self.model.params.flat
+        bad = ~np.isfinite(flat).all(axis=-1) & (self.diverged == 0)
+        if bad.any():
+            flat[bad] = self.snapshot[bad]
+            if self.on_divergence == "raise" or not self.model.run_shape:
+                raise TrainingDiverged(
+                    f"training diverged at step {self.step_count}: the last update made a parameter NaN or inf; "
+                    f"the model keeps the parameters of step {self.snapshot_step}.")
+            self.diverged[bad] = self.step_count
+
+
+def fit(model, X, Y=None, *, optimizer=None, loss="mse", steps=1000, batch_size=128, X_val=None,
+        Y_val=None, eval_every=100, task_weights=None, seed=0, progress=True, desc=None, on_eval=None,
+        max_loss_ratio=1e4, on_divergence="raise"):
     """Train ``model`` in place with minibatches drawn without replacement, epoch by epoch.
 
     Parameters
     ----------
     X, Y : one input (n, D) for all tasks with targets (n, K) or a list of K (n, out_units);
-        or per-task inputs: lists of K arrays (n_k, D) and (n_k, out_units).
+        or per-task inputs: lists of K arrays (n_k, D) and (n_k, out_units); or a batch source
+        (an object with ``next_batch(batch_size) -> (X, Y)``) as ``X`` and no ``Y``. With runs,
+        arrays may carry leading run axes (one data set per run).
     optimizer : default ``Adam(lr=1e-3)``.
     loss : 'mse', 'bce_with_logits' or a callable ``(pred, y) -> (loss, dpred)``; or a list
         of K of them, one per task.
     batch_size : rows per step (per-task inputs: rows of each task per step).
-    task_weights : (K,) weights of the per-task losses in the total (default all 1); the
+    task_weights : (K,) weights >= 0 of the per-task losses in the total (default all 1); the
         gradient of task k's loss is scaled by its weight (e.g. from
         :func:`mmoe_np.relatedness.svd_task_weights`).
-    seed : int or Generator for the minibatch order.
+    seed : int or Generator for the minibatch order; with runs, also one seed per run.
     progress : show a tqdm bar.
     on_eval : optional ``on_eval(step, model, history) -> bool`` called after each evaluation;
         returning True stops training (early stopping).
+    max_loss_ratio, on_divergence : see :class:`Trainer`.
 
-    Returns a :class:`History`. Raises :class:`TrainingDiverged` naming the step when the
-    loss or a gradient is not finite, after restoring the last parameters whose loss was.
+    Returns a :class:`History`. Raises :class:`TrainingDiverged` naming the step when the loss
+    is not finite or explodes, after restoring the last snapshot of good parameters.
     """
-    X = model._check_X(X)
-    K = model.n_tasks
-    per_task = isinstance(X, list)
-    targets = task_targets(Y, _rows(X), K, model.out_units)
-    has_val = X_val is not None
-    if has_val:
-        X_val = model._check_X(X_val)
-        if isinstance(X_val, list) != per_task:
-            raise ValueError("X_val must have the form of X: " + ("a list of per-task inputs" if per_task
-                                                                  else "one array for all tasks"))
-        task_targets(Y_val, _rows(X_val), K, model.out_units, name="Y_val")
+    trainer = Trainer(model, optimizer, loss, task_weights, max_loss_ratio=max_loss_ratio,
+                      snapshot_every=eval_every if isinstance(eval_every, int) and eval_every > 0 else 100,
+                      on_divergence=on_divergence)
+    batches, validation = _prepare(model, X, Y, X_val, Y_val, batch_size, seed)
     steps = _checks.positive_int("steps", steps)
-    batch_size = _checks.positive_int("batch_size", batch_size)
     eval_every = _checks.positive_int("eval_every", eval_every)
-    loss_fns = task_losses(loss, K)
-    weights = (np.ones(K) if task_weights is None else
-               _checks.finite_array("task_weights", task_weights, ndim=1, dtype=np.float64, shape=(K,)))
-    optimizer = Adam(lr=1e-3) if optimizer is None else optimizer
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
     history = History()
-    last_good = {name: p.copy() for name, p in model.params.items()}
-    running, n_running = np.zeros(K), 0
-    samplers = ([_EpochSampler(len(x), batch_size, rng) for x in X] if per_task
-                else _EpochSampler(len(X), batch_size, rng))
     bar = tqdm(total=steps, disable=not progress, desc=desc or type(model).__name__, leave=False)
     try:
         for step in range(1, steps + 1):
-            if per_task:                                     # every task its own rows
-                idx = [s.next() for s in samplers]
-                batch, batch_targets = [x[i] for x, i in zip(X, idx)], [t[i] for t, i in zip(targets, idx)]
-            else:
-                idx = samplers.next()
-                batch, batch_targets = X[idx], [t[idx] for t in targets]
-
-            preds, cache = model._forward(batch)            # X was checked once, above
-            losses_now = np.empty(K)
-            dpreds = []
-            for k in range(K):
-                losses_now[k], d = loss_fns[k](preds[k], batch_targets[k])
-                dpreds.append(d * weights[k] if weights[k] != 1 else d)
-            grads = model.backward(cache, dpreds)
-            # Only the loss is checked each step: a NaN/inf gradient makes the next loss NaN, and
-            # then the snapshot below (taken before that update) is restored.
-            if not np.isfinite(losses_now).all():
-                _restore_and_raise(model, last_good, step,
-                                   f"the loss is not finite (task losses {losses_now.tolist()})")
-            for name, p in model.params.items():
-                np.copyto(last_good[name], p)
-            optimizer.step(model.params, grads)
-            running += losses_now
-            n_running += 1
-
+            trainer.step(*batches.next_batch(batch_size))
+            bar.update(1)
             if step % eval_every == 0 or step == steps:
-                val = evaluate(model, X_val, Y_val, loss) if has_val else np.full(K, np.nan)
-                history.step.append(step)
-                history.train_loss.append((running / n_running).tolist())
-                history.val_loss.append(val.tolist())
-                running[:], n_running = 0.0, 0
-                shown = val if has_val else history.train_loss[-1]
-                bar.set_postfix({("val" if has_val else "train") + f"{k}": f"{v:.4g}"
-                                 for k, v in enumerate(shown)}, refresh=False)
+                _record(history, step, trainer, validation, loss, bar)
                 if on_eval is not None and on_eval(step, model, history):
                     break
-            bar.update(1)
     finally:
         bar.close()
-    if not all(np.isfinite(p).all() for p in model.params.values()):   # a bad gradient at the last step
-        _restore_and_raise(model, last_good, step, "the last update made a parameter NaN or inf")
+        history.diverged = trainer.diverged if model.run_shape else None
+    trainer.finish()
     return history
 
 
-def _restore_and_raise(model, last_good, step, what):
-    for name, p in model.params.items():
-        p[...] = last_good[name]
-    raise TrainingDiverged(
-        f"training diverged at step {step}: {what}; the model keeps the parameters that gave a "
-        f"finite loss (those before step {step}'s update). Try a smaller learning rate.")
+def _prepare(model, X, Y, X_val, Y_val, batch_size, seed):
+    """Check the data once and return the minibatch source and the validation set (or None)."""
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    if Y_val is not None and X_val is None:
+        raise ValueError("Y_val is given without X_val: pass both (the validation inputs and targets) or neither")
+    if X_val is not None and Y_val is None:
+        raise ValueError("X_val is given without Y_val: pass both (the validation inputs and targets) or neither")
+    rngs = _generators(seed, model.run_shape)
+    if hasattr(X, "next_batch"):
+        if Y is not None:
+            raise ValueError("X is a batch source, which yields its own targets: leave Y out")
+        batches = X
+    else:
+        X = model.check_inputs(X)
+        targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units)
+        batches = ArrayBatches(X, targets, batch_size, rngs)
+    validation = None
+    if X_val is not None:
+        X_val = model.check_inputs(X_val, "X_val")
+        if isinstance(X_val, list) != isinstance(X, list):
+            raise ValueError("X_val must have the form of X: " + ("a list of per-task inputs" if isinstance(X, list)
+                                                                  else "one array for all tasks"))
+        validation = (X_val, task_targets(Y_val, _rows(X_val, "X_val"), model.n_tasks, model.out_units, "Y_val"))
+    return batches, validation
+
+
+def _record(history, step, trainer, validation, loss, bar):
+    model = trainer.model
+    train = trainer.take_running_loss()
+    val = (evaluate(model, *validation, loss) if validation is not None
+           else np.full(model.run_shape + (model.n_tasks,), np.nan))
+    history.step.append(step)
+    history.train_loss.append(train.tolist())
+    history.val_loss.append(val.tolist())
+    shown = val if validation is not None else train
+    shown = shown.reshape(-1, model.n_tasks).mean(axis=0)
+    bar.set_postfix({("val" if validation is not None else "train") + f"{k}": f"{v:.4g}"
+                     for k, v in enumerate(shown)}, refresh=False)

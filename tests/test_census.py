@@ -168,3 +168,47 @@ def test_shared_test_file_matches_the_paper_label_correlations():
 def census_paper_correlations():
     from mmoe_np.experiments.census import PAPER_LABEL_PEARSON
     return PAPER_LABEL_PEARSON
+
+
+def test_a_bad_number_names_the_file_the_line_and_the_column(tmp_path):
+    rows = fake_rows(10)
+    rows[4][census.COLUMNS.index("age")] = "abc"
+    path = write(tmp_path / census.TEST_FILE, rows)
+    with pytest.raises(census.CensusFormatError, match=r"census-income.test.gz, line 5, column 1 \(age\): expected a "
+                                                        r"number, got 'abc'"):
+        census.read_rows(path)
+
+
+def test_a_corrupted_gzip_is_reported_as_corruption(tmp_path):
+    path = write(tmp_path / census.TEST_FILE, fake_rows(3000))
+    data = bytearray(path.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 64):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(census.CensusFormatError, match="truncated or corrupt"):
+        census.read_rows(path)
+    (tmp_path / "plain.gz").write_text("not gzip at all\n")
+    with pytest.raises(census.CensusFormatError, match="truncated or corrupt"):
+        census.read_rows(tmp_path / "plain.gz")
+
+
+def test_a_file_too_small_for_the_split_is_a_clear_error(tmp_path):
+    write(tmp_path / census.TEST_FILE, fake_rows(12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(census.CensusFormatError,
+                           match=r"too few rows for the split \(12 in census-income.test.gz\)"):
+            census.load_census(tmp_path)
+
+
+def test_the_summary_states_the_real_row_count(test_only_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = census.load_census(test_only_dir, group=1, seed=0)
+    assert "the 400 rows of the test file" in data.summary() and "99,762" not in data.summary()
+
+
+def test_roc_auc_rejects_nan_scores():
+    from mmoe_np.metrics import roc_auc
+    with pytest.raises(ValueError, match="scores contain NaN"):
+        roc_auc([0, 1, 1], [0.1, np.nan, 0.3])

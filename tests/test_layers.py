@@ -72,8 +72,8 @@ def test_towers():
     dF, grads = layers.towers_backward(dout, cache)
     f = lambda: layers.towers_forward(F, *p)[0]
     compare("dF", dF, numerical_gradient_array(f, F, dout))
-    for name, value in zip(["tower_kernel", "tower_bias", "output_kernel", "output_bias"], p):
-        compare(name, grads[name], numerical_gradient_array(f, value, dout))
+    for name, grad, value in zip(["tower_kernel", "tower_bias", "output_kernel", "output_bias"], grads, p):
+        compare(name, grad, numerical_gradient_array(f, value, dout))
 
 
 @pytest.mark.parametrize("loss", [mn.losses.mse, mn.losses.bce_with_logits])
@@ -106,3 +106,42 @@ def test_loss_errors():
         mn.losses.mse(np.zeros((3, 1)), np.zeros((4, 1)))
     with pytest.raises(ValueError, match="loss must be one of"):
         mn.losses.get("hinge")
+
+
+@pytest.mark.parametrize("loss", [mn.losses.mse, mn.losses.bce_with_logits])
+def test_losses_with_runs_are_each_runs_own_mean(loss):
+    pred = rng.standard_normal((3, 7, 2))
+    y = rng.uniform(size=(3, 7, 2))
+    value, d = loss(pred, y)
+    assert value.shape == (3,)
+    for r in range(3):
+        one, d_one = loss(pred[r], y[r])
+        assert value[r] == pytest.approx(one)
+        np.testing.assert_allclose(d[r], d_one)
+
+
+def test_bce_rejects_labels_outside_0_1():
+    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 1\] for bce_with_logits, got 2.0"):
+        mn.losses.bce_with_logits(np.zeros((2, 1)), np.array([[1.0], [2.0]]))
+    with pytest.raises(ValueError, match="labels in"):
+        mn.losses.bce_with_logits(np.zeros((2, 1)), np.array([[np.nan], [0.0]]))
+
+
+def test_towers_and_gates_with_a_run_axis():
+    F = rng.standard_normal((3, 2, 5, 4))                   # 3 runs, K = 2 towers
+    p = [rng.standard_normal((3,) + s) for s in [(2, 4, 3), (2, 3), (2, 3, 1), (2, 1)]]
+    out, cache = layers.towers_forward(F, *p)
+    dout = rng.standard_normal(out.shape)
+    dF, grads = layers.towers_backward(dout, cache)
+    f = lambda: layers.towers_forward(F, *p)[0]
+    compare("dF", dF, numerical_gradient_array(f, F, dout))
+    for grad, value in zip(grads, p):
+        compare("tower", grad, numerical_gradient_array(f, value, dout))
+    X, Wg, bg = rng.standard_normal((5, 4)), rng.standard_normal((3, 2, 4, 3)), rng.standard_normal((3, 2, 3))
+    G, gcache = layers.softmax_gate_forward(X, Wg, bg)      # one input read by 3 runs of 2 gates
+    dG = rng.standard_normal(G.shape)
+    dX, dW, db = layers.softmax_gate_backward(dG, gcache, need_dX=True)
+    g = lambda: layers.softmax_gate_forward(X, Wg, bg)[0]
+    compare("dX", dX, numerical_gradient_array(g, X, dG))
+    compare("dW", dW, numerical_gradient_array(g, Wg, dG))
+    compare("db", db, numerical_gradient_array(g, bg, dG))

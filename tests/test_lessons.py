@@ -32,3 +32,25 @@ def test_lessons_are_percent_format_and_end_with_exercises():
         assert text.startswith("# %% [markdown]"), lesson.name
         assert "# %%\n" in text, lesson.name
         assert "## Exercises" in text, lesson.name
+
+
+def test_quick_mode_never_writes_into_the_committed_figures():
+    """Quick runs once overwrote every committed lesson figure with quick-run pictures."""
+    figures = Path(__file__).resolve().parent.parent / "figures"
+    before = {p.name: p.stat().st_mtime_ns for p in figures.glob("*.png")}
+    env = {k: v for k, v in os.environ.items() if k != "MMOE_FIGURES"}
+    env.update(MMOE_QUICK="1", MPLBACKEND="Agg")
+    lesson = next(p for p in LESSONS if p.stem.startswith("01_"))
+    result = subprocess.run([sys.executable, str(lesson)], cwd=lesson.parent, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mmoe-quick-figures-" in result.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in figures.glob("*.png")} == before
+
+
+def test_import_does_not_import_numba():
+    """numba loads when a numba kernel (or the fused Adam) is first used, never on import."""
+    code = ("import sys, mmoe_np as mn; import numpy as np; "
+            "mn.MMoE(4).predict(np.ones((8, 4))); print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr

@@ -127,14 +127,54 @@ def test_backends_agree_after_20_adam_steps(cls, backend):
 
 def test_save_and_load_round_trip(tmp_path):
     a, b = small(mn.MMoE, seed=0), small(mn.MMoE, seed=5)
-    a.save(tmp_path / "model.npz")
-    b.load(tmp_path / "model.npz")
+    written = a.save(tmp_path / "ckpt")                       # NumPy adds .npz; load finds it either way
+    assert written == tmp_path / "ckpt.npz"
+    b.load(tmp_path / "ckpt")
     for name in a.params:
         np.testing.assert_array_equal(a.params[name], b.params[name])
+    b.load(written)
     with pytest.raises(ValueError, match="parameter names differ"):
-        small(mn.SharedBottom).load(tmp_path / "model.npz")
+        small(mn.SharedBottom).load(written)
     with pytest.raises(ValueError, match="has shape"):
-        small(mn.MMoE, n_experts=4).load(tmp_path / "model.npz")
+        small(mn.MMoE, n_experts=4).load(written)
+
+
+def _unchanged_after(model, path, match):
+    before = model.params.flat.copy()
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        model.load(path)
+    np.testing.assert_array_equal(model.params.flat, before)
+
+
+def test_loading_is_all_or_nothing(tmp_path):
+    model = small(mn.MMoE, seed=0)
+    good = {k: v + 1 for k, v in model.params.items()}
+    for name, bad, match in [("output_bias", np.full((2, 1), np.nan), "'output_bias' holds NaN or inf"),
+                             ("output_bias", np.ones((2, 1), dtype=complex), "'output_bias' has dtype complex128"),
+                             ("output_bias", np.array([["a"], ["b"]]), "'output_bias' has dtype <U1"),
+                             ("output_bias", np.array([["2020-01-01"], ["2020-01-02"]], dtype="datetime64[D]"),
+                              "has dtype datetime64"),
+                             ("output_bias", np.ones((1, 2)), r"'output_bias' has shape \(1, 2\)")]:
+        np.savez(tmp_path / "bad.npz", **{**good, name: bad})       # every other array is fine
+        _unchanged_after(model, tmp_path / "bad.npz", match)
+    f32 = small(mn.MMoE, seed=0, dtype=np.float32)
+    np.savez(tmp_path / "f64.npz", **good)
+    _unchanged_after(f32, tmp_path / "f64.npz", "cannot take without loss")
+
+
+def test_unreadable_files_are_clear_errors(tmp_path):
+    model = small(mn.MMoE)
+    path = model.save(tmp_path / "m.npz")
+    data = path.read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 2])
+    _unchanged_after(model, tmp_path / "truncated.npz", "truncated.npz is not a readable .npz file")
+    (tmp_path / "text.npz").write_text("hello")
+    _unchanged_after(model, tmp_path / "text.npz", "text.npz is not a readable .npz file")
+    np.save(tmp_path / "one.npy", np.ones(3))
+    _unchanged_after(model, tmp_path / "one.npy", "one.npy is not a readable .npz file")
+    np.savez(tmp_path / "pickled.npz", **{**model.params, "expert_bias": np.array([{"a": 1}], dtype=object)})
+    _unchanged_after(model, tmp_path / "pickled.npz", "pickled objects, which are never loaded")
+    _unchanged_after(model, tmp_path / "missing", "no such file")
 
 
 @pytest.mark.parametrize("make, match", [
@@ -142,7 +182,7 @@ def test_save_and_load_round_trip(tmp_path):
     (lambda: mn.MMoE(n_features=5, n_experts=-2), "n_experts must be a positive integer"),
     (lambda: mn.MMoE(n_features=5, expert_units=2.5), "expert_units must be a positive integer"),
     (lambda: mn.SharedBottom(n_features=5, bottom_units=0), "bottom_units must be a positive integer"),
-    (lambda: mn.SingleTask(n_features=5, hidden_units=0), "bottom_units must be a positive integer"),
+    (lambda: mn.SingleTask(n_features=5, hidden_units=0), "hidden_units must be a positive integer"),
     (lambda: mn.MMoE(n_features=5, backend="gpu"), "backend must be one of"),
     (lambda: mn.MMoE(n_features=5, dtype=np.int32), "dtype must be np.float32 or np.float64"),
 ])
@@ -155,7 +195,7 @@ def test_bad_forward_and_backward_inputs():
     model = small(mn.MMoE)
     with pytest.raises(ValueError, match=r"X must have shape \('\*', 6\).*got \(4, 5\)"):
         model.forward(np.zeros((4, 5)))
-    with pytest.raises(ValueError, match="X must be 2-D"):
+    with pytest.raises(ValueError, match="X must have at least 2 dimensions"):
         model.forward(np.zeros(6))
     X = batch()
     X[2, 3] = np.nan

@@ -56,3 +56,46 @@ def test_fused_adam_equals_numpy_adam(dtype):
             opt.step(p, grads)
     for k in shapes:
         np.testing.assert_allclose(params[0][k], params[1][k], rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_an_optimizer_refuses_parameters_it_was_not_made_for():
+    """Reusing one Adam on a larger model once wrote past its moment arrays (a segfault)."""
+    small = mn.MMoE(n_features=4, n_experts=2, expert_units=3)
+    large = mn.MMoE(n_features=4, n_experts=3, expert_units=3)
+    opt = mn.Adam()
+    opt.step(small.params, small.params.zeros_like())
+    with pytest.raises(ValueError, match=r"'expert_kernel' has shape \(4, 3, 3\), its state has shape \(4, 3, 2\)"):
+        opt.step(large.params, large.params.zeros_like())
+    other = mn.SharedBottom(n_features=4, bottom_units=3)
+    with pytest.raises(ValueError, match="'bottom_kernel' is new"):
+        opt.step(other.params, other.params.zeros_like())
+    sgd = mn.SGD(momentum=0.9)
+    sgd.step({"w": np.zeros(3)}, {"w": np.ones(3)})
+    with pytest.raises(ValueError, match=r"'w' has shape \(4,\), its state has shape \(3,\)"):
+        sgd.step({"w": np.zeros(4)}, {"w": np.ones(4)})
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_flat_fused_update_equals_the_per_parameter_one(dtype):
+    models = [mn.MMoE(n_features=5, n_experts=3, expert_units=2, seed=[1, 2], dtype=dtype) for _ in range(2)]
+    opts = [mn.Adam(lr=np.array([1e-2, 3e-3])), mn.Adam(lr=np.array([1e-2, 3e-3]), fused=False)]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        grads = models[0].params.zeros_like()
+        grads.flat[...] = rng.standard_normal(grads.flat.shape)
+        for model, opt in zip(models, opts):
+            opt.step(model.params, grads)
+    np.testing.assert_allclose(models[0].params.flat, models[1].params.flat,
+                               rtol=1e-5 if dtype == np.float32 else 1e-13)
+
+
+def test_optimizer_arguments_are_checked():
+    with pytest.raises(ValueError, match="lr must hold positive learning rates"):
+        mn.Adam(lr=np.array([1e-3, 0.0]))
+    with pytest.raises(TypeError, match="lr must be a real number"):
+        mn.Adam(lr="fast")
+    with pytest.raises(ValueError, match=r"lr has shape \(3,\), which does not fit the parameters' runs \(2,\)"):
+        model = mn.SharedBottom(n_features=3, bottom_units=2, seed=[0, 1])
+        mn.Adam(lr=np.ones(3) * 1e-3).step(model.params, model.params.zeros_like())
+    with pytest.raises(TypeError, match="step\\(params, grads\\) takes two dicts"):
+        mn.Adam().step([np.zeros(2)], [np.zeros(2)])

@@ -75,3 +75,36 @@ def test_split_is_consecutive_and_complete():
 def test_bad_arguments_name_themselves(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         mn.make_synthetic(**{"n": 10, "d": 5, **kwargs})
+
+
+def test_a_run_of_the_stream_does_not_depend_on_the_other_runs():
+    """Run r draws from its own generator: the same data in any set or chunk of runs."""
+    a = mn.SyntheticRuns([5, 6, 7], [0.5, 1.0], d=8, n_val=20, n_test=30)
+    b = mn.SyntheticRuns([6], [0.5, 1.0], d=8, n_val=20, n_test=30)
+    np.testing.assert_array_equal(a.test[0][1], b.test[0][0])
+    np.testing.assert_array_equal(a.validation[1][1][1], b.validation[1][1][0])
+    for _ in range(3):
+        (Xa, Ya), (Xb, Yb) = a.next_batch(16), b.next_batch(16)
+        np.testing.assert_array_equal(Xa[1], Xb[0])
+        np.testing.assert_array_equal(Ya[1][1], Yb[1][0])
+
+
+def test_the_stream_follows_the_papers_recipe_and_pairs_the_correlations():
+    s = mn.SyntheticRuns([3], [0.0, 0.5, 1.0], d=10, m=4, noise_std=0.0, n_val=10, n_test=10)
+    X, (y1, y2) = s.next_batch(50)
+    assert X.shape == (1, 1, 50, 10) and y1.shape == y2.shape == (1, 3, 50, 1)
+    W, alpha, beta = s.W[0], s.alpha[0], s.beta[0]                       # (d, 1 + C): w1, then w2 per p
+    for i, p in enumerate([0.0, 0.5, 1.0]):
+        cos = W[:, 0] @ W[:, 1 + i] / (np.linalg.norm(W[:, 0]) * np.linalg.norm(W[:, 1 + i]))
+        assert cos == pytest.approx(p, abs=1e-12)
+        s2 = X[0, 0] @ W[:, 1 + i]
+        np.testing.assert_allclose(y2[0, i, :, 0], s2 + np.sin(s2[:, None] * alpha + beta).sum(1), rtol=1e-12)
+    np.testing.assert_array_equal(y1[0, 0], y1[0, 2])                   # task 1 does not change with p
+    np.testing.assert_allclose(y2[0, 2], y1[0, 2], rtol=1e-12)          # p = 1: the same task
+
+
+def test_a_fixed_training_set_is_sampled_epoch_by_epoch():
+    s = mn.SyntheticRuns([1, 2], [0.5], d=4, n_train=20, n_val=5, n_test=5)
+    seen = np.concatenate([s.next_batch(5)[0][:, 0] for _ in range(4)], axis=1)        # one epoch: (2, 20, 4)
+    assert len(np.unique(seen[0], axis=0)) == 20                                      # every row once
+    assert not np.allclose(seen[0], seen[1])

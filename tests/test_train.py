@@ -48,6 +48,20 @@ def test_divergence_names_the_step_and_keeps_good_parameters():
     assert all(np.isfinite(p).all() for p in model.params.values())
 
 
+@pytest.mark.parametrize("cls", [mn.SharedBottom, mn.MMoE])
+def test_an_exploding_loss_is_a_divergence_and_the_model_can_train_on(cls):
+    """SGD at lr 100 once 'succeeded' with a loss of 1e270 and parameters of 1e150."""
+    (X, Y), (Xv, Yv) = data_split()
+    model = cls(n_features=10, seed=0)
+    start = mn.evaluate(model, Xv, Yv).sum()
+    with np.errstate(all="ignore"), pytest.raises(mn.TrainingDiverged) as err:
+        mn.fit(model, X, Y, optimizer=mn.SGD(lr=100.0), steps=300, progress=False)
+    assert "diverged at step" in str(err.value) and "times the first step's" in str(err.value)
+    assert max(np.abs(p).max() for p in model.params.values()) < 100
+    assert mn.evaluate(model, Xv, Yv).sum() < 10 * start
+    mn.fit(model, X, Y, optimizer=mn.Adam(lr=1e-3), steps=100, progress=False)     # and training goes on
+
+
 def test_fit_input_errors():
     (X, Y), _ = data_split()
     model = mn.MMoE(n_features=10, n_experts=2, expert_units=3, seed=0)
@@ -117,3 +131,79 @@ def test_fit_per_task_errors():
         mn.fit(model, data.X, data.Y, X_val=data.X[0], Y_val=np.zeros((50, 2)), steps=1, progress=False)
     with pytest.raises(ValueError, match="one loss per task"):
         mn.fit(model, data.X, data.Y, loss=["mse"], steps=1, progress=False)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(task_weights=[1.0, -0.5]), ValueError, "task_weights must be >= 0"),
+    (dict(task_weights=[1.0, np.nan]), ValueError, "task_weights contains NaN"),
+    (dict(task_weights=[1.0]), ValueError, "task_weights must have shape"),
+    (dict(optimizer="adam"), TypeError, "optimizer must be an optimizer object"),
+    (dict(optimizer=mn.Adam), TypeError, "got the class Adam itself"),
+    (dict(seed=-1), ValueError, "seed must be a non-negative integer"),
+    (dict(seed=1.5), TypeError, "seed must be a non-negative integer"),
+    (dict(batch_size=0), ValueError, "batch_size must be a positive integer"),
+    (dict(batch_size=2.5), TypeError, "batch_size must be a positive integer"),
+    (dict(Y_val=np.zeros((10, 2))), ValueError, "Y_val is given without X_val"),
+    (dict(X_val=np.zeros((10, 10))), ValueError, "X_val is given without Y_val"),
+    (dict(loss=lambda p, y: 1.0), TypeError, "must return \\(loss, dpred\\)"),
+    (dict(loss=lambda p, y: (1.0, p[:1])), ValueError, "dpred, a float array shaped like pred"),
+    (dict(loss=lambda p, y: (np.ones(3), p)), ValueError, "one loss per run"),
+    (dict(loss=3), TypeError, "loss must be one of"),
+])
+def test_fit_argument_errors_name_the_argument(kwargs, error, match):
+    (X, Y), _ = data_split()
+    model = mn.MMoE(n_features=10, n_experts=2, expert_units=3, seed=0)
+    with pytest.raises(error, match=match):
+        mn.fit(model, X, Y, steps=2, progress=False, **kwargs)
+
+
+def test_model_argument_errors_name_the_argument():
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -3"):
+        mn.MMoE(n_features=4, seed=-3)
+    with pytest.raises(TypeError, match="seed must be a non-negative integer"):
+        mn.MMoE(n_features=4, seed="zero")
+    with pytest.raises(TypeError, match="backend must be a string"):
+        mn.MMoE(n_features=4, backend=None)
+    with pytest.raises(TypeError, match="backend must be a string"):
+        mn.SharedBottom(n_features=4, backend=["numba"])
+
+
+def test_predict_and_evaluate_check_batch_size_and_zero_rows():
+    (X, Y), _ = data_split()
+    model = mn.MMoE(n_features=10, n_experts=2, expert_units=3, seed=0)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            model.predict(X, batch_size=bad)
+        with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+            mn.evaluate(model, X, Y, batch_size=bad)
+    with pytest.raises(TypeError, match="batch_size must be a positive integer"):
+        model.predict(X, batch_size=1.5)
+    empty = np.zeros((0, 10))
+    assert [p.shape for p in model.predict(empty)] == [(0, 1), (0, 1)]      # documented: an empty result
+    preds, _ = model.forward(empty)
+    assert [p.shape for p in preds] == [(0, 1), (0, 1)]
+    with pytest.raises(ValueError, match="X has no rows"):
+        mn.evaluate(model, empty, np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="X has no rows"):
+        mn.fit(model, empty, np.zeros((0, 2)), steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"X\[1\] has no rows"):
+        mn.fit(model, [X, empty], [Y[:, 0], np.zeros(0)], steps=1, progress=False)
+
+
+def test_an_input_that_overflows_float32_is_reported_as_overflow():
+    model = mn.MMoE(n_features=3, n_experts=2, expert_units=2, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"X overflows float32: 1e\+39 at index \(1, 2\)"):
+        model.forward(np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 1e39]]))
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        model.forward(np.array([[0.0, 0.0, np.inf]]))
+
+
+def test_fit_with_a_batch_source_streams_fresh_data():
+    stream = mn.SyntheticRuns([3, 4], [0.5], d=6, n_val=40, n_test=40)
+    model = mn.MMoE(n_features=6, n_experts=2, expert_units=3, seed=[[1], [2]])
+    X_val, Y_val = stream.validation
+    before = mn.evaluate(model, X_val, Y_val)
+    history = mn.fit(model, stream, steps=200, batch_size=32, optimizer=mn.Adam(lr=1e-2), X_val=X_val, Y_val=Y_val,
+                     eval_every=100, progress=False)
+    assert np.asarray(history.val_loss).shape == (2, 2, 1, 2)            # (evaluations, runs..., tasks)
+    assert np.all(mn.evaluate(model, X_val, Y_val) < before)

@@ -41,6 +41,7 @@ from .. import _checks
 TRAIN_FILE, TEST_FILE = "census-income.data.gz", "census-income.test.gz"
 TEST_SHA256 = "5ac4cacd3ca9f1ecb10de1a0a41e4ac68fdc419e3fec190f5c0c6cc03b2ea659"
 TRAIN_ROWS, TEST_ROWS = 199_523, 99_762
+MIN_ROWS = 10                      # fewest rows a train, validation or test part may have
 UCI_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/census-income-mld/"
 
 COLUMNS = (
@@ -83,29 +84,56 @@ def read_rows(path, compressed=None) -> list[list[str]]:
     path = Path(path)
     compressed = path.suffix == ".gz" if compressed is None else compressed
     opener = gzip.open if compressed else open
-    rows = []
+    rows, lines = [], []
     line_no = 0
     try:
         with opener(path, "rt", encoding="latin-1") as f:
-            for line_no, line in enumerate(f, start=1):
-                line = line.rstrip("\n")
-                if not line.strip():
-                    continue
-                fields = line.split(", ")
-                if len(fields) != len(COLUMNS):
-                    raise CensusFormatError(
-                        f"{path}, line {line_no}: expected {len(COLUMNS)} comma-separated columns, "
-                        f"found {len(fields)}")
-                if fields[-1] not in ("- 50000.", "50000+.", "- 50000", "50000+"):
-                    raise CensusFormatError(
-                        f"{path}, line {line_no}: income label must be '- 50000.' or '50000+.', got {fields[-1]!r}")
-                rows.append(fields)
+            try:
+                for line_no, line in enumerate(f, start=1):
+                    line = line.rstrip("\n")
+                    if not line.strip():
+                        continue
+                    rows.append(_fields(line, path, line_no))
+                    lines.append(line_no)
+            except CensusFormatError:
+                if compressed:      # garbage from a damaged stream: corruption is the real error
+                    for _ in f:
+                        pass
+                raise
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
         raise CensusFormatError(f"{path}: the gzip stream is truncated or corrupt after line {line_no} "
                                 f"({type(err).__name__}: {err}); download the file again") from None
     if not rows:
         raise CensusFormatError(f"{path}: no data rows")
+    _check_numbers(rows, lines, path)
     return rows
+
+
+def _fields(line, path, line_no):
+    """One line's 42 fields, checked for their number and the income label."""
+    fields = line.split(", ")
+    if len(fields) != len(COLUMNS):
+        raise CensusFormatError(f"{path}, line {line_no}: expected {len(COLUMNS)} comma-separated columns, "
+                                f"found {len(fields)}")
+    if fields[-1] not in ("- 50000.", "50000+.", "- 50000", "50000+"):
+        raise CensusFormatError(f"{path}, line {line_no}: income label must be '- 50000.' or '50000+.', got "
+                                f"{fields[-1]!r}")
+    return fields
+
+
+def _check_numbers(rows, lines, path):
+    """Every continuous column must parse as a number; else name the file, the line and the column."""
+    for name in CONTINUOUS + ("instance_weight",):
+        col = COLUMNS.index(name)
+        try:
+            np.array([r[col] for r in rows], dtype=np.float64)
+        except ValueError:
+            for row, line_no in zip(rows, lines):
+                try:
+                    float(row[col])
+                except ValueError:
+                    raise CensusFormatError(f"{path}, line {line_no}, column {col + 1} ({name}): expected a number, "
+                                            f"got {row[col]!r}") from None
 
 
 @dataclass
@@ -219,9 +247,10 @@ class CensusData:
     group: int
 
     def summary(self) -> str:
+        rows = len(self.X_train) + len(self.X_val) + len(self.X_test)
         mode = ("paper protocol: train file for training, test file split 1:1 into validation/test"
                 if self.mode == "paper" else
-                "TEST-FILE-ONLY mode: census-income.data.gz not found, so the 99,762 rows of the test "
+                f"TEST-FILE-ONLY mode: census-income.data.gz not found, so the {rows:,} rows of the test "
                 "file are split 50/25/25 into train/validation/test (numbers are not the paper's protocol)")
         return (f"census-income group {self.group}: tasks {self.task_names}; {mode}\n"
                 f"train {len(self.X_train)}, validation {len(self.X_val)}, test {len(self.X_test)} rows; "
@@ -263,6 +292,12 @@ def load_census(data_dir=None, group: int = 1, seed=0) -> CensusData:
         table = Table.from_rows(test_rows)
         a, b = len(order) // 2, (3 * len(order)) // 4
         train, val, test = order[:a], order[a:b], order[b:]
+    for part, rows in (("train", train), ("validation", val), ("test", test)):
+        if len(rows) < MIN_ROWS:
+            raise CensusFormatError(
+                f"{folder}: too few rows for the split ({len(test_rows)} in {TEST_FILE}"
+                f"{'' if mode == 'test-file-only' else f', {n_train} in {TRAIN_FILE}'}): the {part} part would get "
+                f"{len(rows)}, at least {MIN_ROWS} are needed")
     encoder = Encoder.fit(table, train)
     return CensusData(
         X_train=encoder.transform(table, train), Y_train=labels(table, train, group),

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _checks
+from .synthetic import split_rows
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,13 @@ class MultiTaskData:
         return isinstance(self.X, list)
 
     def split(self, fractions=(0.8, 0.2)):
-        """Cut every task's rows, in order, into consecutive parts: a list of (X, Y) pairs."""
-        fractions = np.asarray(fractions, dtype=float)
-        if fractions.ndim != 1 or np.any(fractions <= 0) or not np.isclose(fractions.sum(), 1.0):
-            raise ValueError(f"fractions must be positive and sum to 1, got {fractions.tolist()}")
-        n = len(self.X[0]) if self.per_task_inputs else len(self.X)
-        edges = np.round(np.cumsum(fractions) * n).astype(int)
-        parts = list(zip(np.concatenate([[0], edges[:-1]]), edges))
-        if self.per_task_inputs:
-            return [([x[a:b] for x in self.X], [y[a:b] for y in self.Y]) for a, b in parts]
-        return [(self.X[a:b], self.Y[a:b]) for a, b in parts]
+        """Cut every task's rows, in order, into consecutive parts: a list of (X, Y) pairs
+        (see :func:`~mmoe_np.data.synthetic.split_rows`)."""
+        if not self.per_task_inputs:
+            return list(zip(split_rows(self.X, fractions), split_rows(self.Y, fractions)))
+        columns = [split_rows(a, fractions) for a in self.X + self.Y]       # per array, its parts
+        K = len(self.X)
+        return [([c[i] for c in columns[:K]], [c[i] for c in columns[K:]]) for i in range(len(columns[0]))]
 
 
 def input_variances(d: int, n_tasks: int, input_shift: float) -> np.ndarray:

@@ -57,24 +57,42 @@ class SyntheticData:
     def split(self, fractions=(0.8, 0.1, 0.1)):
         """Cut the rows, in order, into consecutive parts (rows are already i.i.d.).
 
-        Returns a list of ``(X, Y)`` pairs, one per fraction.
+        Returns a list of ``(X, Y)`` pairs, one per fraction (see :func:`split_rows`).
         """
-        fractions = np.asarray(fractions, dtype=float)
-        if fractions.ndim != 1 or np.any(fractions <= 0) or not np.isclose(fractions.sum(), 1.0):
-            raise ValueError(f"fractions must be positive and sum to 1, got {fractions.tolist()}")
-        n = len(self.X)
-        edges = np.round(np.cumsum(fractions) * n).astype(int)
-        starts = np.concatenate([[0], edges[:-1]])
-        return [(self.X[a:b], self.Y[a:b]) for a, b in zip(starts, edges)]
+        return [(X, Y) for X, Y in zip(*(split_rows(a, fractions) for a in (self.X, self.Y)))]
+
+
+def split_rows(A, fractions, name="fractions"):
+    """Consecutive row ranges of ``A`` with the given fractions of its rows: a list of views.
+
+    ``fractions`` must be positive and sum to 1; a part that would get no row is an error.
+    """
+    fractions = np.asarray(fractions, dtype=float)
+    if fractions.ndim != 1 or len(fractions) == 0 or np.any(~(fractions > 0)) or not np.isclose(fractions.sum(), 1):
+        raise ValueError(f"{name} must be positive and sum to 1, got {fractions.tolist()}")
+    n = len(A)
+    edges = np.round(np.cumsum(fractions) * n).astype(int)
+    starts = np.concatenate([[0], edges[:-1]])
+    if np.any(edges <= starts):
+        raise ValueError(f"{n} rows are too few to split by {fractions.tolist()}: a part would be empty")
+    return [A[a:b] for a, b in zip(starts, edges)]
 
 
 def task_weights(d: int, p: float, c: float, rng: np.random.Generator):
     """Steps 1-2: orthonormal u1, u2, then w1, w2 with cosine ``p`` and norm ``c``."""
     q, _ = np.linalg.qr(rng.standard_normal((d, 2)))   # (d, 2), orthonormal columns
-    u1, u2 = q[:, 0], q[:, 1]
-    w1 = c * u1
-    w2 = c * (p * u1 + np.sqrt(1.0 - p * p) * u2)
-    return w1, w2
+    return weights_from(q[:, 0], q[:, 1], p, c)
+
+
+def weights_from(u1, u2, p, c):
+    """Step 2: ``w1 = c u1``, ``w2 = c (p u1 + sqrt(1 - p^2) u2)``; ``p`` may be an array (one w2 each)."""
+    p = np.asarray(p, dtype=float)[..., None]
+    return c * u1, c * (p * u1 + np.sqrt(1.0 - p * p) * u2)
+
+
+def labels(S, alpha, beta):
+    """Step 4 without the noise: ``y = s + sum_i sin(alpha_i s + beta_i)`` for every entry of ``S = w^T x``."""
+    return S + np.sin(S[..., None] * alpha + beta).sum(axis=-1)
 
 
 def _fixed(name, values, m):
@@ -116,7 +134,6 @@ def make_synthetic(n: int = 10_000, d: int = 100, p: float = 0.5, m: int = 10, c
     X = rng.standard_normal((n, d))                      # (n, d)
 
     S = X @ np.stack([w1, w2], axis=1)                   # (n, 2): w_k^T x
-    # sum_i sin(alpha_i w_k^T x + beta_i), all rows, tasks and sinusoids at once
-    waves = np.sin(S[:, :, None] * alpha + beta).sum(axis=2)   # (n, 2)
-    Y = S + waves + noise_std * rng.standard_normal((n, 2))
+    # w_k^T x + sum_i sin(alpha_i w_k^T x + beta_i), all rows, tasks and sinusoids at once
+    Y = labels(S, alpha, beta) + noise_std * rng.standard_normal((n, 2))
     return SyntheticData(X=X, Y=Y, w1=w1, w2=w2, alpha=alpha, beta=beta, p=p)

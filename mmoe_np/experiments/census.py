@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import _checks, train
+from .. import _checks, outputs, train
 from ..data.census import load_census
 from ..metrics import pearson, roc_auc
-from ..models import MMoE, OMoE, SharedBottom, SingleTask
 from ..optim import Adam
-from .common import MODEL_LABELS, run_seeds
+from .common import MODEL_LABELS, build_model, run_seeds
 
 METHODS = ("single_task", "shared_bottom", "omoe", "mmoe")
 # Paper, Table 1 (group 1) and Table 2 (group 2): (mean, best) test AUC; None where not given here.
@@ -35,14 +34,13 @@ PAPER_AUC = {
 PAPER_LABEL_PEARSON = {1: 0.1768, 2: 0.2373}
 
 
+CENSUS_SIZES = {"mmoe": dict(expert_units=4), "omoe": dict(expert_units=4), "shared_bottom": dict(bottom_units=32),
+                "single_task": dict(hidden_units=32)}
+
+
 def build(method, n_features, n_tasks, seed, backend):
-    if method == "mmoe":
-        return MMoE(n_features, n_tasks, n_experts=8, expert_units=4, tower_units=8, seed=seed, backend=backend)
-    if method == "omoe":
-        return OMoE(n_features, n_tasks, n_experts=8, expert_units=4, tower_units=8, seed=seed, backend=backend)
-    if method == "shared_bottom":
-        return SharedBottom(n_features, n_tasks, bottom_units=32, tower_units=8, seed=seed, backend=backend)
-    return SingleTask(n_features, hidden_units=32, tower_units=8, seed=seed, backend=backend)
+    """A census model (the project's one factory, with the census sizes above)."""
+    return build_model(method, n_features, seed=seed, backend=backend, n_tasks=n_tasks, **CENSUS_SIZES[method])
 
 
 def train_with_early_stopping(model, X, Y, X_val, Y_val, *, main, lr, steps, batch_size, eval_every, patience,
@@ -114,8 +112,18 @@ def table(data, auc) -> str:
     return "\n".join(lines)
 
 
+DEFAULTS = dict(runs=5, steps=3000, batch_size=512, lr=1e-3, methods=list(METHODS), seed=0)
+
+
 def main(args):
     start = time.perf_counter()
+    full = all(getattr(args, k) == v for k, v in DEFAULTS.items())
+    default = outputs.default(f"results/census_group{args.group}.md")
+    scratch = None if full or args.out else outputs.scratch_dir(f"census{args.group}") / default.name
+    out = Path(args.out) if args.out else (default if full else scratch)
+    outputs.check_protected("--out", out, full_run=full, force=args.force,
+                            what=f"python -m mmoe_np reproduce census --group {args.group} with its default settings")
+    outputs.prepare_file("--out", out)
     with warnings.catch_warnings():      # the summary below states the mode in full
         warnings.filterwarnings("ignore", message=".*test-file-only mode")
         data = load_census(args.data_dir, group=args.group, seed=args.seed)
@@ -132,8 +140,6 @@ def main(args):
             f"{table(data, auc)}\n\nEarly stopping chose steps: "
             + ", ".join(f"{MODEL_LABELS[m]} {int(np.median(s))} (median)" for m, s in stopped.items()))
     print("\n" + table(data, auc))
-    out = Path(args.out or f"results/census_group{args.group}.md")
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text + "\n")
     print(f"\nsaved: {out}   ({time.perf_counter() - start:.0f} s, backend {args.backend})")
     return auc
@@ -149,4 +155,7 @@ def add_arguments(parser):
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=None, help="markdown file for the table (default results/census_groupN.md)")
+    parser.add_argument("--out", default=None, help="markdown file for the table (default results/census_groupN.md for "
+                                                    "the default settings, a results/scratch/ file otherwise)")
+    parser.add_argument("--force", action="store_true",
+                        help="allow overwriting the committed table with other settings")

@@ -1,33 +1,36 @@
-"""Pieces every synthetic experiment shares: the paper's model sizes, seeds, summaries."""
+"""What every experiment shares: the paper's model sizes, the one model factory, seeds."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import models
 
-# Paper §3.3 / §4: d = 100, 8 experts of 16 units, towers of 8, Shared-Bottom bottom of 113.
+# Paper §3.3 / §4 / §5.1: d = 100, 8 experts of 16 units, towers of 8, Shared-Bottom bottom of 113
+# (Fig. 4; Fig. 3 uses 16). The single-task net: one hidden layer of 16, a tower of 8.
 PAPER_SIZES = {
+    "single_task": dict(hidden_units=16, tower_units=8),
     "shared_bottom": dict(bottom_units=113, tower_units=8),
     "omoe": dict(n_experts=8, expert_units=16, tower_units=8),
     "mmoe": dict(n_experts=8, expert_units=16, tower_units=8),
+    "cgc": dict(n_task_experts=3, n_shared_experts=2, expert_units=16, tower_units=8),
+    "ple": dict(n_task_experts=2, n_shared_experts=2, expert_units=16, n_levels=2, tower_units=8),
 }
-MODEL_LABELS = {"shared_bottom": "Shared-Bottom", "omoe": "OMoE", "mmoe": "MMoE",
-                "single_task": "Single-Task"}
+MODEL_LABELS = {"shared_bottom": "Shared-Bottom", "omoe": "OMoE", "mmoe": "MMoE", "single_task": "Single-Task",
+                "cgc": "CGC", "ple": "PLE"}
 
 
-def build_model(name, n_features, seed, backend="numpy", dtype=np.float64, n_tasks=2):
-    """A model of the paper's size by short name ('shared_bottom', 'omoe', 'mmoe')."""
-    return models.MODELS[name](n_features=n_features, n_tasks=n_tasks, seed=seed,
-                               backend=backend, dtype=dtype, **PAPER_SIZES[name])
+def build_model(name, n_features, seed=0, backend="numpy", dtype=np.float64, n_tasks=2, **sizes):
+    """A model by short name ('single_task', 'shared_bottom', 'omoe', 'mmoe', 'cgc', 'ple') at the
+    paper's size; ``sizes`` override them (e.g. ``bottom_units=16``). ``seed`` as for the models:
+    one seed, or an array of seeds for a model with runs. A single-task model has one task."""
+    if name not in PAPER_SIZES:
+        raise ValueError(f"model must be one of {sorted(PAPER_SIZES)}, got {name!r}")
+    kwargs = {**PAPER_SIZES[name], **sizes}
+    if name != "single_task":
+        kwargs["n_tasks"] = n_tasks
+    return models.MODELS[name](n_features=n_features, seed=seed, backend=backend, dtype=dtype, **kwargs)
 
 
 def run_seeds(seed, n_runs):
     """Independent seeds for n_runs runs (data and initialisation), from one master seed."""
     return np.random.SeedSequence(seed).generate_state(n_runs).tolist()
-
-
-def mean_interval(values, z=1.96):
-    """Mean, standard deviation and the normal 95% confidence half-width of ``values``."""
-    values = np.asarray(values, dtype=float)
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return values.mean(), std, z * std / np.sqrt(len(values))

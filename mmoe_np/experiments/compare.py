@@ -1,94 +1,164 @@
 """``python -m mmoe_np compare``: Shared-Bottom, OMoE and MMoE at task correlations 0.5, 0.9, 1.0.
 
-A short version of the paper's Figure 4: for each correlation and run, fresh synthetic
-data and fresh models; each model is trained with Adam on the same minibatches and its
-test loss (mean over the two tasks) is recorded along the way. Prints a table of final
-test losses and writes a figure of the loss curves.
+The faithful protocol of the 200-run study (:data:`.protocol.FAITHFUL`: the paper's sizes, fresh
+data every step, training until the curves flatten, each model at the learning rate the study
+chose for it) at the scale of a quick look: ``--runs`` runs (default 12, about 2 minutes on 2
+cores). Prints the final test losses, the paired comparisons with 95% intervals, and what that
+many runs can and cannot show; draws the loss curves.
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .common import MODEL_LABELS, mean_interval
+from .. import outputs
+from . import plots, protocol
+from .common import MODEL_LABELS
+from .stats import mean_interval, paired_ratio
 from .sweep import SweepConfig, run_sweep
 
 MODEL_NAMES = ("shared_bottom", "omoe", "mmoe")
+DEFAULT_RUNS = 12
+STUDY = "results/reproduce/config.json"        # the committed study: its chosen learning rates
 
 
-def run(correlations=(0.5, 0.9, 1.0), runs=3, steps=3000, batch_size=128, lr=1e-2, n_train=8000,
-        n_test=2000, eval_every=100, seed=0, backend="numba", progress=True):
-    """Train every model at every correlation (serially); returns a dict of arrays.
+def study_learning_rates(models=MODEL_NAMES, correlations=(0.5, 0.9, 1.0)):
+    """The learning rate the committed 200-run study chose per model and correlation
+    (``{model: [lr per correlation]}``), or None when its results are not here."""
+    path = outputs.default(STUDY)
+    try:
+        chosen = json.loads(path.read_text()).get("chosen_lrs", {})
+        study_corr = json.loads(path.read_text())["correlations"]
+    except (OSError, ValueError, KeyError):
+        return None
+    out = {}
+    for name in models:
+        if name not in chosen:
+            return None
+        by_corr = dict(zip(np.round(study_corr, 6), chosen[name]))
+        if not all(round(p, 6) in by_corr for p in correlations):
+            return None
+        out[name] = [by_corr[round(p, 6)] for p in correlations]
+    return out
+
+
+def run(correlations=(0.5, 0.9, 1.0), runs=DEFAULT_RUNS, steps=None, batch_size=None, lr=None, n_train=None,
+        eval_every=None, seed=0, backend="numba", dtype=None, models=MODEL_NAMES, sizes=None, jobs=-1,
+        progress=True, n_test=None):
+    """Train every model at every correlation; returns the sweep's dict of arrays
+    (:func:`~mmoe_np.experiments.sweep.run_sweep`).
 
     ``curves[p_index, run, model_index, eval]``: test loss (mean over tasks) after
-    ``steps[eval]`` steps. The engine is :mod:`mmoe_np.experiments.sweep`.
+    ``steps[eval]`` steps. Defaults are the faithful protocol's; ``lr`` None uses the rates the
+    committed study chose (1e-3, Adam's default, for models it did not study); ``sizes``
+    overrides model sizes, e.g. ``{"shared_bottom": {"bottom_units": 226}}``; ``models`` may
+    include ``"single_task"`` (one network per task).
     """
-    config = SweepConfig(correlations=tuple(correlations), runs=runs, models=MODEL_NAMES, lrs=(lr,),
-                         steps=steps, batch_size=batch_size, eval_every=min(eval_every, steps),
-                         n_train=n_train, n_val=0, n_test=n_test, seed=seed, backend=backend)
-    return run_sweep(config, executor="serial", progress=progress)
+    F = protocol.FAITHFUL
+    correlations = tuple(correlations)
+    if lr is not None:
+        lrs, chosen = (float(lr),), {}
+    else:
+        study = study_learning_rates(tuple(m for m in models if m in MODEL_NAMES), correlations) or {}
+        lrs, chosen = (1e-3,), {name: study[name] for name in models if name in study}
+    config = SweepConfig(correlations=correlations, runs=runs, models=tuple(models), lrs=lrs, chosen_lrs=chosen,
+                         steps=steps or F["steps"], batch_size=batch_size or F["batch_size"],
+                         eval_every=min(eval_every or F["eval_every"], steps or F["steps"]),
+                         n_train=n_train, n_val=100, n_test=n_test or F["n_test"], seed=seed, backend=backend,
+                         dtype=dtype or F["dtype"], sizes=sizes or {})
+    executor = "serial" if jobs == 1 else "joblib"
+    return run_sweep(config, executor=executor, n_jobs=jobs, progress=progress)
 
 
 def table(result) -> str:
     """Final test loss per model (rows) and correlation (columns): mean +- std over runs."""
-    corr, curves = result["correlations"], result["curves"]
-    runs = curves.shape[1]
+    corr, final = result["correlations"], result["final"]
+    runs = final.shape[1]
     lines = [f"Final test loss (mean over the 2 tasks; mean +- std over {runs} runs)",
              f"{'model':<15}" + "".join(f"{'corr ' + format(p, 'g'):>20}" for p in corr)]
     for j, name in enumerate(result["models"]):
         cells = []
         for i in range(len(corr)):
-            mean, std, _ = mean_interval(curves[i, :, j, -1])
+            mean, std, _ = mean_interval(final[i, :, j])
             cells.append(f"{mean:>12.4f} +- {std:<5.3f}")
         lines.append(f"{MODEL_LABELS[str(name)]:<15}" + "".join(f"{c:>20}" for c in cells))
     return "\n".join(lines)
 
 
-def plot(result, path):
-    """Mean test-loss curves with a 95% band, one panel per correlation."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def paired(result) -> str:
+    """The paired comparisons that matter for the paper's claims, with 95% intervals."""
+    final, corr = result["final"], result["correlations"]
+    names = [str(m) for m in result["models"]]
+    lines = ["Paired by run (geometric-mean loss ratio [95% interval]; < 1: the first is lower):"]
+    for a, b in (("mmoe", "shared_bottom"), ("omoe", "shared_bottom"), ("mmoe", "omoe")):
+        if a in names and b in names:
+            cells = [f"{p:g}: {paired_ratio(final[i, :, names.index(a)], final[i, :, names.index(b)]).ratio}"
+                     for i, p in enumerate(corr)]
+            lines.append(f"  {MODEL_LABELS[a]} / {MODEL_LABELS[b]:<14} " + "   ".join(cells))
+    at = [round(float(p), 6) for p in corr]
+    if 0.5 in at and 1.0 in at:
+        lo, hi = at.index(0.5), at.index(1.0)
+        lines.append("  loss at correlation 0.5 / loss at 1.0 (does lower correlation hurt?):")
+        for j, name in enumerate(names):
+            lines.append(f"    {MODEL_LABELS[name]:<14} {paired_ratio(final[lo, :, j], final[hi, :, j]).ratio}")
+    return "\n".join(lines)
 
-    corr, steps, curves = result["correlations"], result["steps"], result["curves"]
-    fig, axes = plt.subplots(1, len(corr), figsize=(4.2 * len(corr), 3.6), sharey=True, squeeze=False)
-    for i, ax in enumerate(axes[0]):
-        for j, name in enumerate(result["models"]):
-            c = curves[i, :, j]
-            mean = c.mean(axis=0)
-            half = 1.96 * c.std(axis=0, ddof=1) / np.sqrt(len(c)) if len(c) > 1 else 0 * mean
-            ax.plot(steps, mean, label=MODEL_LABELS[str(name)])
-            ax.fill_between(steps, mean - half, mean + half, alpha=0.2)
-        ax.set_title(f"task correlation {corr[i]:g}")
-        ax.set_xlabel("training step")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("test loss (MSE, mean of 2 tasks)")
-    axes[0][0].legend()
-    fig.suptitle(f"Shared-Bottom vs OMoE vs MMoE on the synthetic tasks ({curves.shape[1]} runs)")
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+
+def caveat(result) -> str:
+    """What this many runs can and cannot show."""
+    final = result["final"]
+    runs = final.shape[1]
+    spread = float(np.nanmedian(np.log(final).std(axis=1, ddof=1))) if runs > 1 else float("nan")
+    half = 1.96 * spread / np.sqrt(runs) if runs > 1 else float("inf")
+    return (f"What {runs} runs can show: paired ratios are known to about x/{np.exp(half):.2f} (95%), so differences "
+            f"of {100 * (np.exp(half) - 1):.0f}% or more between models are resolved. What they cannot: smaller "
+            "effects, such as how much MMoE's loss changes between correlations, and the spread of final losses "
+            "across runs (paper Fig. 5). The 200-run study and its verdicts are in REPRODUCTION.md "
+            "(python -m mmoe_np reproduce all).")
 
 
 def main(args):
     start = time.perf_counter()
-    result = run(correlations=tuple(args.correlations), runs=args.runs, steps=args.steps,
-                 batch_size=args.batch_size, lr=args.lr, seed=args.seed, backend=args.backend,
-                 progress=not args.no_progress)
+    full = (args.runs == DEFAULT_RUNS and args.steps is None and args.lr is None and args.seed == 0
+            and tuple(args.correlations) == (0.5, 0.9, 1.0) and args.batch_size is None)
+    figure = Path(args.figure) if args.figure else (outputs.default("figures/compare.png") if full
+                                                    else outputs.scratch_dir("compare") / "compare.png")
+    outputs.check_protected("--figure", figure, full_run=full, force=args.force,
+                            what="python -m mmoe_np compare with its default settings")
+    outputs.prepare_file("--figure", figure, suffixes=(".png", ".pdf", ".svg", ".jpg"))
+    result = run(correlations=tuple(args.correlations), runs=args.runs, steps=args.steps, batch_size=args.batch_size,
+                 lr=args.lr, seed=args.seed, backend=args.backend, jobs=args.jobs, progress=not args.no_progress)
+    config = result["config"]
+    rates = {name: config.lr_grid(name)[:, 0].tolist() for name in config.models}
+    print(f"Faithful setting: paper sizes, fresh data every step, {config.steps} Adam steps of batch "
+          f"{config.batch_size}, learning rates {rates} "
+          f"({'chosen by the 200-run study' if args.lr is None else 'given'})")
     print(table(result))
-    plot(result, args.figure)
-    print(f"\nfigure: {args.figure}\nbackend {args.backend}, {time.perf_counter() - start:.1f} s")
+    print()
+    print(paired(result))
+    print()
+    print(caveat(result))
+    plots.plot_loss_curves(figure, result["steps"], result["curves"], result["correlations"], result["models"],
+                           title="Shared-Bottom vs OMoE vs MMoE")
+    print(f"\nbackend {args.backend}, {time.perf_counter() - start:.0f} s")
     return result
 
 
 def add_arguments(parser):
-    parser.add_argument("--runs", type=int, default=3, help="runs per model and correlation (default 3)")
-    parser.add_argument("--steps", type=int, default=3000, help="Adam steps per run (default 3000)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-2, help="Adam learning rate (default 1e-2)")
+    parser.add_argument("--runs", type=int, default=DEFAULT_RUNS,
+                        help=f"runs per model and correlation (default {DEFAULT_RUNS})")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"Adam steps per run (default {protocol.FAITHFUL['steps']})")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--lr", type=float, default=None, help="one Adam learning rate for every model (default: the "
+                                                               "study's choice per model and correlation)")
     parser.add_argument("--correlations", type=float, nargs="+", default=[0.5, 0.9, 1.0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--figure", default="figures/compare.png")
+    parser.add_argument("--jobs", type=int, default=-1, help="processes (-1: all cores, 1: this process)")
+    parser.add_argument("--figure", default=None, help="where to save the figure (default figures/compare.png for the "
+                                                       "default run, a results/scratch/ folder otherwise)")
+    parser.add_argument("--force", action="store_true",
+                        help="allow overwriting the committed figure with other settings")

@@ -2,31 +2,40 @@
 
 - fig2: Pearson correlation of the two labels against the weight cosine (10,000 points per
   cosine value, ``--runs`` trials each, mean and standard deviation).
-- fig3: Shared-Bottom test-loss curves per correlation.
-- fig4: the three models' mean test-loss curves per correlation with 95% confidence bands.
-- fig5: histograms of every run's final test loss, per model and correlation.
+- fig3: Shared-Bottom with a bottom of 16 units, towers of 8, Adam with its default settings
+  (lr 1e-3), at each correlation (paper §3.3) -- its own sweep, in ``OUT/fig3``.
+- fig4, fig5: Shared-Bottom (113), OMoE and MMoE (8 experts of 16), towers of 8. With several
+  ``--lrs``, a pilot of ``--pilot-runs`` runs (in ``OUT/pilot``) chooses each model's learning
+  rate at each correlation on validation loss; then ``--runs`` runs at the chosen rates (in
+  ``OUT``). Fig. 4: mean test-loss curves with 95% bands; Fig. 5: every run's final loss.
+- all: all of the above, then the verdict on each of the paper's claims (:mod:`.claims`).
 
-fig3/4/5 come from one sweep (:mod:`mmoe_np.experiments.sweep`): ``--runs`` independent
-runs per correlation (paper: 200), each with fresh data and fresh initialisations. Our
-choices where the paper gives none: 8,000 training, 1,000 validation and 2,000 test points
-per run, batch 128, 1,500 Adam steps, learning rate 1e-2 (``--lrs`` takes a grid: each model
-and correlation then uses the rate with the lowest mean final validation loss).
+Defaults are the documented full run (:data:`mmoe_np.experiments.protocol.FAITHFUL`). A run
+with other settings writes to ``results/scratch/`` unless ``--out``/``--figures`` name a place
+(committed places need ``--force``): see :mod:`mmoe_np.outputs`.
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from .. import outputs
 from ..data import make_synthetic
 from ..metrics import pearson
-from .common import MODEL_LABELS, mean_interval
+from . import claims, plots, protocol
+from .common import MODEL_LABELS
+from .stats import mean_interval, paired_ratio
 from .sweep import SweepConfig, config_dict, run_sweep
 
 TARGETS = ("fig2", "fig3", "fig4", "fig5", "all")
+FIGURES = {"fig2": "reproduce_fig2.png", "fig3": "reproduce_fig3.png", "fig4": "reproduce_fig4.png",
+           "fig5": "reproduce_fig5.png"}
 
 
 # ------------------------------------------------------------------------------- figure 2
@@ -38,7 +47,7 @@ def label_correlations(cosines, trials, n=10_000, d=100, seed=0, **kw):
 
 
 def plot_fig2(cosines, corr, path):
-    plt = _pyplot()
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.errorbar(cosines, corr.mean(1), yerr=corr.std(1), fmt="o-", capsize=3, label="mean +- std")
     ax.plot([0, 1], [0, 1], "k:", label="correlation = cosine")
@@ -47,10 +56,98 @@ def plot_fig2(cosines, corr, path):
     ax.set_title(f"Fig. 2: {corr.shape[1]} trials x 10,000 points per cosine")
     ax.legend()
     ax.grid(alpha=0.3)
-    _save(fig, path)
+    plots.save(fig, path)
 
 
-# ----------------------------------------------------------------------------- figures 3-5
+# ------------------------------------------------------------------------------- the studies
+def sweep_config(settings, **changes):
+    """A :class:`SweepConfig` from protocol ``settings`` (a dict with protocol.FAITHFUL's keys)."""
+    fields = {k: v for k, v in settings.items() if k in SweepConfig.__dataclass_fields__}
+    fields["correlations"], fields["lrs"] = tuple(fields["correlations"]), tuple(fields["lrs"])
+    return SweepConfig(**{**fields, **changes})
+
+
+def run_fig3(settings, executor_kw):
+    """Paper Fig. 3: Shared-Bottom with a bottom of 16, towers of 8, Adam's defaults."""
+    config = sweep_config(settings, models=protocol.FIG3["models"], sizes=protocol.FIG3["sizes"],
+                          lrs=protocol.FIG3["lrs"])
+    return run_sweep(config, **executor_kw)
+
+
+def run_fig45(settings, executor_kw):
+    """Figs. 4-5: a pilot chooses each model's learning rate per correlation (several ``lrs``),
+    then the main sweep at the chosen rates. Returns (pilot result or None, main result)."""
+    base = sweep_config(settings, models=protocol.FIG4["models"])
+    if len(base.lrs) == 1 or not settings["pilot_runs"]:
+        return None, run_sweep(base, **executor_kw)
+    pilot_config = replace(base, runs=settings["pilot_runs"], seed=base.seed + 1)   # runs not in the main study
+    pilot = run_sweep(pilot_config, **executor_kw)
+    chosen = {name: [float(pilot["lr_table"][i, j, pilot["chosen_lr_index"][i, j]])
+                     for i in range(len(base.correlations))] for j, name in enumerate(base.models)}
+    main = run_sweep(replace(base, chosen_lrs=chosen), **executor_kw)
+    return pilot, main
+
+
+# ----------------------------------------------------------------------------------- files
+def save_results(result, folder, extra=None):
+    """``sweep.npz`` (every array and the config), ``per_run.csv``, ``summary.csv``, ``config.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = result["config"]
+    info = config_dict(config)
+    info.update(streamed=config.n_train is None,
+                n_train=config.n_train if config.n_train is not None else config.steps * config.batch_size,
+                lrs=list(config.lrs), chosen_lrs=_chosen(result))
+    info.update(extra or {})
+    for key, value in config.sizes.get("shared_bottom", {}).items():
+        info[key] = value                                            # e.g. "bottom_units": 16 for Fig. 3
+    config_json = json.dumps(info)
+    np.savez_compressed(folder / "sweep.npz", **{k: v for k, v in result.items() if isinstance(v, np.ndarray)},
+                        config=np.array(config_json))
+    final, best = result["curves_by_lr"][..., -1], np.nanmin(result["curves_by_lr"], axis=-1)
+    train_final = result["train_curves_by_lr"][..., -1]
+    with open(folder / "per_run.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["correlation", "run", "model", "lr", "final_test_loss", "best_test_loss", "final_train_loss",
+                    "final_val_loss", "diverged_at_step"])
+        C, R, M, L = final.shape
+        for i in range(C):
+            for r in range(R):
+                for j in range(M):
+                    for li in range(L):
+                        if np.isnan(final[i, r, j, li]):
+                            continue
+                        w.writerow([result["correlations"][i], r, result["models"][j], result["lr_table"][i, j, li],
+                                    f"{final[i, r, j, li]:.6g}", f"{best[i, r, j, li]:.6g}",
+                                    f"{train_final[i, r, j, li]:.6g}", f"{result['val_final'][i, r, j, li]:.6g}",
+                                    int(result["diverged"][i, r, j, li])])
+    with open(folder / "summary.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["model", "correlation", "lr", "runs", "mean", "std", "ci95_low", "ci95_high"])
+        w.writerows(summary_rows(result))
+    (folder / "config.json").write_text(json.dumps(info, indent=1) + "\n")
+    return folder
+
+
+def _chosen(result):
+    table, index = result["lr_table"], result["chosen_lr_index"]
+    return {str(name): [float(table[i, j, index[i, j]]) for i in range(table.shape[0])]
+            for j, name in enumerate(result["models"])}
+
+
+def load_results(folder):
+    """The arrays of a saved sweep, with ``final`` and ``config`` (a dict), as :func:`run_sweep` returns them."""
+    path = Path(folder) / "sweep.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run the study first (python -m mmoe_np reproduce all)")
+    with np.load(path, allow_pickle=False) as f:
+        result = {k: f[k] for k in f.files if k != "config"}
+        result["config"] = json.loads(str(f["config"]))
+    result.setdefault("final", result["curves"][..., -1])
+    return result
+
+
+# ---------------------------------------------------------------------------------- tables
 def summary_rows(result):
     """Rows (model, correlation, lr, runs, mean, std, ci95 low, ci95 high) of the final test loss."""
     rows = []
@@ -58,7 +155,7 @@ def summary_rows(result):
     for j, name in enumerate(result["models"]):
         for i, p in enumerate(result["correlations"]):
             mean, std, half = mean_interval(final[i, :, j])
-            lr = result["lrs"][result["chosen_lr_index"][i, j]]
+            lr = result["lr_table"][i, j, result["chosen_lr_index"][i, j]]
             rows.append((str(name), float(p), float(lr), final.shape[1], mean, std, mean - half, mean + half))
     return rows
 
@@ -73,181 +170,162 @@ def summary_table(result) -> str:
 
 
 def paired_table(result) -> str:
-    """Paired comparisons (same data and minibatches within a run): for each pair of models and
-    correlation, how often the first wins and the geometric-mean loss ratio with a 95% CI.
-
-    Final losses spread over two decades between runs (Fig. 5), so ratios on a log scale,
-    paired by run, are far more sensitive than differences of means.
-    """
-    final = result["curves"][..., -1]                                   # (C, R, M)
-    names = list(result["models"])
-    lines = ["| comparison | correlation | first wins | loss ratio (geometric mean) | 95% CI |",
-             "|---|---|---|---|---|"]
+    """Paired comparisons of models within a run: how often the first wins and the geometric-mean loss
+    ratio with a 95% interval (ratio < 1: the first model has the lower loss)."""
+    final = result["curves"][..., -1]
+    names = [str(m) for m in result["models"]]
+    lines = ["| comparison | correlation | first wins | loss ratio (geometric mean) [95% CI] |", "|---|---|---|---|"]
     pairs = [(a, b) for a in ("mmoe", "omoe") for b in ("omoe", "shared_bottom")
              if a != b and a in names and b in names]
     for a, b in pairs:
         for i, p in enumerate(result["correlations"]):
-            log_ratio = np.log(final[i, :, names.index(a)] / final[i, :, names.index(b)])
-            mean, _, half = mean_interval(log_ratio)
-            lines.append(f"| {MODEL_LABELS[a]} vs {MODEL_LABELS[b]} | {p:g} | {np.mean(log_ratio < 0):.0%} | "
-                         f"{np.exp(mean):.3f} | [{np.exp(mean - half):.3f}, {np.exp(mean + half):.3f}] |")
+            r = paired_ratio(final[i, :, names.index(a)], final[i, :, names.index(b)])
+            lines.append(f"| {MODEL_LABELS[a]} vs {MODEL_LABELS[b]} | {p:g} | {r.wins:.0%} | {r.ratio} |")
     return "\n".join(lines)
 
 
-def plot_curves(result, path, models=None, title="Fig. 4"):
-    plt = _pyplot()
-    corr, steps, curves = result["correlations"], result["steps"], result["curves"]
-    names = list(result["models"])
-    models = models or names
-    fig, axes = plt.subplots(1, len(corr), figsize=(4.2 * len(corr), 3.6), sharey=True, squeeze=False)
-    for i, ax in enumerate(axes[0]):
-        for name in models:
-            c = curves[i, :, names.index(name)]
-            mean = c.mean(0)
-            half = 1.96 * c.std(0, ddof=1) / np.sqrt(len(c)) if len(c) > 1 else 0 * mean
-            ax.plot(steps, mean, label=MODEL_LABELS[name])
-            ax.fill_between(steps, mean - half, mean + half, alpha=0.25)
-        ax.set_title(f"correlation {corr[i]:g}")
-        ax.set_xlabel("training step")
-        ax.set_yscale("log")
-        ax.grid(alpha=0.3, which="both")
-    axes[0][0].set_ylabel("test loss (mean of 2 tasks)")
-    axes[0][0].legend()
-    fig.suptitle(f"{title}: mean over {curves.shape[1]} runs, band = 95% confidence interval of the mean", y=1.02)
-    _save(fig, path)
+def flatness_table(result) -> str:
+    """Are the curves flat? Change of the mean test loss over the last fifth of training, and the
+    final mean training (minibatch) loss against the test loss."""
+    steps, curves, train = result["steps"], result["curves"], result.get("train_curves")
+    start = int(np.searchsorted(steps, 0.8 * steps[-1]))
+    lines = ["| model | correlation | test loss at 80% of steps | final test loss | change over the last fifth "
+             "| final train (minibatch) loss |", "|---|---|---|---|---|---|"]
+    for j, name in enumerate(result["models"]):
+        for i, p in enumerate(result["correlations"]):
+            at, end = curves[i, :, j, start].mean(), curves[i, :, j, -1].mean()
+            tr = f"{train[i, :, j, -1].mean():.4f}" if train is not None else "-"
+            lines.append(f"| {MODEL_LABELS[str(name)]} | {p:g} | {at:.4f} | {end:.4f} | {(end - at) / at:+.1%} "
+                         f"| {tr} |")
+    return "\n".join(lines)
 
 
-def plot_fig3(result, path):
-    plt = _pyplot()
-    corr, steps, curves = result["correlations"], result["steps"], result["curves"]
-    j = list(result["models"]).index("shared_bottom")
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for i, p in enumerate(corr):
-        c = curves[i, :, j]
-        half = 1.96 * c.std(0, ddof=1) / np.sqrt(len(c)) if len(c) > 1 else 0
-        ax.plot(steps, c.mean(0), label=f"correlation {p:g}")
-        ax.fill_between(steps, c.mean(0) - half, c.mean(0) + half, alpha=0.25)
-    ax.set_yscale("log")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("test loss (mean of 2 tasks)")
-    ax.set_title(f"Fig. 3: Shared-Bottom, {curves.shape[1]} runs (95% CI bands)")
-    ax.legend()
-    ax.grid(alpha=0.3, which="both")
-    _save(fig, path)
-
-
-def plot_fig5(result, path):
-    plt = _pyplot()
-    corr, final = result["correlations"], result["curves"][..., -1]
-    names = list(result["models"])
-    fig, axes = plt.subplots(len(names), len(corr), figsize=(3.6 * len(corr), 2.4 * len(names)), sharex=True,
-                             squeeze=False)
-    bins = np.geomspace(max(np.nanmin(final), 1e-4), np.nanmax(final), 30)
-    for j, name in enumerate(names):
-        for i, p in enumerate(corr):
-            ax = axes[j][i]
-            ax.hist(final[i, :, j], bins=bins, color=f"C{j}")
-            ax.set_xscale("log")
-            if j == 0:
-                ax.set_title(f"correlation {p:g}")
-            if i == 0:
-                ax.set_ylabel(f"{MODEL_LABELS[name]}\nruns")
-    for ax in axes[-1]:
-        ax.set_xlabel("final test loss")
-    fig.suptitle(f"Fig. 5: final test loss of each of {final.shape[1]} runs", y=1.01)
-    _save(fig, path)
-
-
-# ----------------------------------------------------------------------------------- files
-def save_results(result, folder):
-    """sweep.npz (all arrays + config JSON), per_run.csv, summary.csv."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    config_json = json.dumps(config_dict(result["config"]))
-    np.savez(folder / "sweep.npz", **{k: v for k, v in result.items() if isinstance(v, np.ndarray)},
-             config=np.array(config_json))
-    final, best = result["curves_by_lr"][..., -1], np.nanmin(result["curves_by_lr"], axis=-1)
-    with open(folder / "per_run.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["correlation", "run", "model", "lr", "final_test_loss", "best_test_loss", "final_val_loss"])
-        C, R, M, L = final.shape
-        for i in range(C):
-            for r in range(R):
-                for j in range(M):
-                    for li in range(L):
-                        w.writerow([result["correlations"][i], r, result["models"][j], result["lrs"][li],
-                                    f"{final[i, r, j, li]:.6g}", f"{best[i, r, j, li]:.6g}",
-                                    f"{result['val_final'][i, r, j, li]:.6g}"])
-    with open(folder / "summary.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["model", "correlation", "lr", "runs", "mean", "std", "ci95_low", "ci95_high"])
-        w.writerows(summary_rows(result))
-    (folder / "config.json").write_text(config_json + "\n")
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save(fig, path):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    print(f"figure: {path}")
+def describe(result, title):
+    """Every table of one study, as text."""
+    parts = [f"## {title}", summary_table(result)]
+    if len(result["models"]) > 1 and result["curves"].shape[1] > 1:
+        parts += ["Paired by run (ratio < 1: the first model has the lower loss):", paired_table(result)]
+    parts += ["Flat by the end? (last fifth of training; train vs test loss)", flatness_table(result)]
+    diverged = (result["diverged"] > 0).sum()
+    if diverged:
+        parts.append(f"{diverged} run(s) diverged and were frozen at their last good parameters (per_run.csv).")
+    return "\n\n".join(parts)
 
 
 # ------------------------------------------------------------------------------------- CLI
+def settings_from(args):
+    return dict(correlations=tuple(args.correlations), runs=args.runs, pilot_runs=args.pilot_runs,
+                lrs=tuple(args.lrs), steps=args.steps, batch_size=args.batch_size, eval_every=args.eval_every,
+                n_train=args.n_train, n_val=protocol.FAITHFUL["n_val"], n_test=protocol.FAITHFUL["n_test"],
+                d=protocol.FAITHFUL["d"], c=args.c, m=args.m, noise_std=args.noise_std, alpha_beta=args.alpha_beta,
+                seed=args.seed, dtype=args.dtype, backend=args.backend)
+
+
+def resolve_outputs(args, full, target):
+    """Where the results and figures go; every path checked before any training (one-line errors)."""
+    default_out, default_figures = outputs.default("results/reproduce"), outputs.default("figures")
+    if not full and not args.force and (args.out is None or args.figures is None):
+        scratch = outputs.scratch_dir(target)
+        out = Path(args.out) if args.out is not None else scratch
+        figures = Path(args.figures) if args.figures is not None else scratch
+    else:
+        out = Path(args.out) if args.out is not None else default_out
+        figures = Path(args.figures) if args.figures is not None else default_figures
+    what = f"python -m mmoe_np reproduce {target} with the documented settings"
+    outputs.check_protected("--out", out, full_run=full, force=args.force, what=what)
+    outputs.check_protected("--figures", figures, full_run=full, force=args.force, what=what)
+    return outputs.prepare_dir("--out", out), outputs.prepare_dir("--figures", figures)
+
+
 def main(args):
     start = time.perf_counter()
-    figures = Path(args.figures)
+    settings = settings_from(args)
+    for key in ("runs", "steps", "batch_size", "eval_every"):
+        if settings[key] < 1:
+            raise ValueError(f"{key.replace('_', '-')} must be a positive integer (>= 1), got {settings[key]}")
+    full = protocol.is_full_run(settings)
+    out, figures = resolve_outputs(args, full, args.target)
+    if not full:
+        print(f"settings differ from the documented full run: results go to {out}" +
+              ("" if figures == out else f", figures to {figures}"))
+    executor_kw = dict(executor="dask" if args.scheduler else ("serial" if args.jobs == 1 else "joblib"),
+                       n_jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress)
     if args.target in ("fig2", "all"):
         cosines = np.round(np.linspace(0, 1, 11), 2)
         corr = label_correlations(cosines, trials=args.runs, seed=args.seed, m=args.m, c=args.c,
                                   noise_std=args.noise_std)
-        plot_fig2(cosines, corr, figures / "reproduce_fig2.png")
+        plot_fig2(cosines, corr, figures / FIGURES["fig2"])
         print("label correlation at cosine " + ", ".join(f"{p:g}: {c:.3f}" for p, c in zip(cosines, corr.mean(1))))
-    if args.target != "fig2":
-        models = ("shared_bottom",) if args.target == "fig3" else ("shared_bottom", "omoe", "mmoe")
-        config = SweepConfig(correlations=tuple(args.correlations), runs=args.runs, models=models,
-                             lrs=tuple(args.lrs), steps=args.steps, batch_size=args.batch_size, n_train=args.n_train,
-                             c=args.c, m=args.m, noise_std=args.noise_std, alpha_beta=args.alpha_beta, seed=args.seed,
-                             backend=args.backend)
-        executor = "dask" if args.scheduler else ("serial" if args.jobs == 1 else "joblib")
-        result = run_sweep(config, executor=executor, n_jobs=args.jobs, scheduler=args.scheduler,
-                           progress=not args.no_progress)
-        save_results(result, args.out)
-        print(summary_table(result))
-        if len(result["models"]) > 1 and config.runs > 1:
-            print("\nPaired by run (ratio < 1: the first model has the lower loss):")
-            print(paired_table(result))
-        if args.target in ("fig3", "all"):
-            plot_fig3(result, figures / "reproduce_fig3.png")
+        print(f"[fig2: {time.perf_counter() - start:.0f} s]")
+    fig3 = main_result = None
+    if args.target in ("fig3", "all"):
+        t = time.perf_counter()
+        fig3 = run_fig3(settings, executor_kw)
+        save_results(fig3, out / "fig3", extra=dict(study="fig3"))
+        plots.plot_correlation_curves(figures / FIGURES["fig3"], fig3["steps"], fig3["curves"][:, :, 0],
+                                      fig3["correlations"], title="Fig. 3: Shared-Bottom (bottom of 16), Adam lr 1e-3")
+        print(describe(fig3, "Fig. 3: Shared-Bottom with a bottom of 16"))
+        print(f"[fig3: {time.perf_counter() - t:.0f} s]")
+    if args.target in ("fig4", "fig5", "all"):
+        t = time.perf_counter()
+        pilot, main_result = run_fig45(settings, executor_kw)
+        if pilot is not None:
+            save_results(pilot, out / "pilot", extra=dict(study="pilot"))
+            print(describe(pilot, f"Pilot ({pilot['config'].runs} runs, every learning rate)"))
+        save_results(main_result, out, extra=dict(study="fig4", pilot_runs=settings["pilot_runs"] if pilot else 0,
+                                                  lrs=list(settings["lrs"])))
+        print(describe(main_result, "Figs. 4-5: Shared-Bottom, OMoE, MMoE at the chosen learning rates"))
         if args.target in ("fig4", "all"):
-            plot_curves(result, figures / "reproduce_fig4.png")
+            plots.plot_loss_curves(figures / FIGURES["fig4"], main_result["steps"], main_result["curves"],
+                                   main_result["correlations"], main_result["models"], title="Fig. 4")
         if args.target in ("fig5", "all"):
-            plot_fig5(result, figures / "reproduce_fig5.png")
-        print(f"raw results: {args.out}/sweep.npz, per_run.csv, summary.csv, config.json")
-    print(f"{args.target}: {time.perf_counter() - start:.0f} s")
+            plots.plot_final_histograms(figures / FIGURES["fig5"], main_result["final"], main_result["correlations"],
+                                        main_result["models"], title="Fig. 5")
+        print(f"[fig4/5: {time.perf_counter() - t:.0f} s]")
+    if main_result is not None and main_result["curves"].shape[1] > 1:
+        rows = claims.evaluate_claims(main_result, fig3)
+        print("\n## The paper's claims\n\n" + claims.claims_table(rows))
+    print(f"raw results: {out}\n{args.target}: {time.perf_counter() - start:.0f} s")
+
+
+def stream_or_count(value):
+    """``--n-train``: 'stream' (None: fresh samples every step) or a positive number of points."""
+    if value in ("stream", "streamed"):
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'stream' or a positive number of points, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 'stream' or a positive number of points, got {n}")
+    return n
 
 
 def add_arguments(parser):
-    parser.add_argument("--runs", type=int, default=200, help="independent runs per correlation (paper: 200)")
-    parser.add_argument("--correlations", type=float, nargs="+", default=[0.5, 0.9, 1.0])
-    parser.add_argument("--steps", type=int, default=1500, help="Adam steps per run (default 1500)")
-    parser.add_argument("--lrs", type=float, nargs="+", default=[1e-2],
+    F = protocol.FAITHFUL
+    parser.add_argument("--runs", type=int, default=F["runs"], help="runs per model and correlation (paper: 200)")
+    parser.add_argument("--pilot-runs", type=int, default=F["pilot_runs"],
+                        help="runs of the pilot that chooses each learning rate (0: choose on the main runs)")
+    parser.add_argument("--correlations", type=float, nargs="+", default=list(F["correlations"]))
+    parser.add_argument("--steps", type=int, default=F["steps"], help=f"Adam steps per run (default {F['steps']})")
+    parser.add_argument("--lrs", type=float, nargs="+", default=list(F["lrs"]),
                         help="Adam learning rates; several = grid search on validation loss (paper: 1e-4 1e-3 1e-2)")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--n-train", type=int, default=8000, help="training points per run")
-    parser.add_argument("--c", type=float, default=1.0, help="norm of the task weights")
-    parser.add_argument("--m", type=int, default=10, help="number of sinusoids")
-    parser.add_argument("--noise-std", type=float, default=0.01)
-    parser.add_argument("--alpha-beta", choices=["normal", "google"], default="normal",
+    parser.add_argument("--batch-size", type=int, default=F["batch_size"])
+    parser.add_argument("--eval-every", type=int, default=F["eval_every"], help="steps between test evaluations")
+    parser.add_argument("--n-train", type=stream_or_count, default=F["n_train"],
+                        help="'stream' (fresh samples every step, default) or a number of fixed training points "
+                             "per run")
+    parser.add_argument("--c", type=float, default=F["c"], help="norm of the task weights")
+    parser.add_argument("--m", type=int, default=F["m"], help="number of sinusoids")
+    parser.add_argument("--noise-std", type=float, default=F["noise_std"])
+    parser.add_argument("--alpha-beta", choices=["normal", "google"], default=F["alpha_beta"],
                         help="sinusoid parameters: N(0, 1) per run, or alpha_i = i, beta_i = (i-1)^2")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=F["seed"])
+    parser.add_argument("--dtype", choices=["float32", "float64"], default=F["dtype"],
+                        help=f"arithmetic of the models (default {F['dtype']}; data are drawn in float64)")
     parser.add_argument("--jobs", type=int, default=-1, help="processes for joblib (-1: all cores, 1: serial)")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://...): run on that cluster")
-    parser.add_argument("--out", default="results/reproduce", help="folder for the raw results")
-    parser.add_argument("--figures", default="figures", help="folder for the figures")
+    parser.add_argument("--out", default=None, help="folder for the raw results (default: results/reproduce for the "
+                                                    "documented full run, a new results/scratch/ folder otherwise)")
+    parser.add_argument("--figures", default=None, help="folder for the figures (default: figures/ for the full run)")
+    parser.add_argument("--force", action="store_true", help="allow overwriting committed results with other settings")

@@ -6,17 +6,17 @@ Task k's **transfer** is how much training it together with the other tasks help
 
 positive: the other tasks helped (positive transfer); negative: they hurt (negative
 transfer). :math:`L_k` is task k's test loss; the single-task model for task k is trained on
-task k's data alone. Used by lessons 10-13. Every job is independent and seeded, so a grid
-gives the same numbers serially or on ``n_jobs`` processes (joblib).
+task k's data alone. Used by lessons 10-13. Every job is independent and seeded, and :func:`~.jobs.run_jobs`
+fixes each job's threads, so a grid gives the same numbers serially or on ``n_jobs`` processes.
 """
 from __future__ import annotations
 
 import numpy as np
-from joblib import Parallel, delayed
 
-from .. import models as models_module
 from .. import train as train_module
 from ..optim import Adam
+from .common import build_model
+from .jobs import run_jobs  # noqa: F401  (the lessons' one job runner)
 
 
 def train_and_test(model, train, test, *, steps=1500, lr=1e-2, batch_size=128, seed=0, loss="mse",
@@ -43,8 +43,8 @@ def single_task_losses(train, test, n_tasks, *, hidden_units=16, tower_units=8, 
     n_features = task_data(train, 0)[0].shape[1]
     out = []
     for k in range(n_tasks):
-        model = models_module.SingleTask(n_features=n_features, hidden_units=hidden_units, tower_units=tower_units,
-                                         seed=seed + k, backend=backend)
+        model = build_model("single_task", n_features, seed=seed + k, backend=backend, hidden_units=hidden_units,
+                            tower_units=tower_units)
         out.append(train_and_test(model, task_data(train, k), task_data(test, k), seed=seed, **fit)[0])
     return np.array(out)
 
@@ -55,8 +55,3 @@ def transfer(single, multi):
     return (single - multi) / single
 
 
-def run_jobs(fn, jobs, n_jobs=1):
-    """``[fn(**job) for job in jobs]``, on ``n_jobs`` processes when > 1 (results in job order)."""
-    if n_jobs == 1:
-        return [fn(**job) for job in jobs]
-    return Parallel(n_jobs=n_jobs)(delayed(fn)(**job) for job in jobs)

@@ -1,8 +1,18 @@
-"""Three backends with one contract: ``reference`` (NumPy oracle), ``cpu`` (numba), ``cuda``.
+"""Three backends with one contract: ``numpy`` (the oracle), ``numba`` (CPU), ``cuda`` (GPU).
 
-``get_kernels(backend)`` returns the module whose four functions a model calls. The numba
-and CUDA modules are imported only when asked for, so ``import mmoe_np`` stays light and
-``NUMBA_ENABLE_CUDASIM`` can still be set before numba.cuda is first imported.
+A model holds a :class:`Backend` and calls its functions; the backend decides where arrays
+live (the CUDA backend keeps the experts' activations on the device), so model code never
+moves arrays itself. Every backend has the same functions with the same signatures:
+
+- the kernel contract (DESIGN.md): ``experts_forward``, ``experts_backward``,
+  ``gate_mix_forward``, ``gate_mix_backward``;
+- the steps a fast backend fuses, each with its NumPy version in :mod:`.reference` as the
+  oracle: ``experts_and_gates_forward/backward`` (MMoE's experts and gates from one product),
+  ``dense_relu_forward/backward`` (Shared-Bottom's layer), ``towers_forward/backward``,
+  ``softmax_gate_forward/backward``.
+
+The numba and CUDA modules are imported only when asked for, so ``import mmoe_np`` does not
+import numba, and ``NUMBA_ENABLE_CUDASIM`` can still be set before numba.cuda is first imported.
 """
 from __future__ import annotations
 
@@ -12,16 +22,49 @@ from .. import _checks
 
 BACKENDS = {"numpy": "reference", "numba": "cpu", "cuda": "cuda"}
 KERNEL_NAMES = ("experts_forward", "experts_backward", "gate_mix_forward", "gate_mix_backward")
+FUSED_NAMES = ("experts_and_gates_forward", "experts_and_gates_backward", "dense_relu_forward",
+               "dense_relu_backward", "towers_forward", "towers_backward", "softmax_gate_forward",
+               "softmax_gate_backward")
 
 
-def get_kernels(backend: str = "numpy"):
-    """The kernel module for ``backend`` ('numpy', 'numba' or 'cuda').
+class Backend:
+    """One backend's functions (``KERNEL_NAMES`` and ``FUSED_NAMES``) as methods, and its name."""
 
-    Raises ValueError for an unknown name, and for 'cuda' when there is neither a GPU nor
-    Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
+    def __init__(self, name: str):
+        self.name = name
+        self.module = importlib.import_module(f"{__name__}.{BACKENDS[name]}")
+        for fn in KERNEL_NAMES + FUSED_NAMES:
+            setattr(self, fn, getattr(self.module, fn))
+
+    def to_host(self, A):
+        """``A`` as a NumPy array (a device array is copied back)."""
+        return self.module.to_host(A) if hasattr(self.module, "to_host") else A
+
+    def __repr__(self):
+        return f"Backend({self.name!r})"
+
+    def __reduce__(self):                  # pickled by name: each process imports its own
+        return (get_backend, (self.name,))
+
+
+_backends: dict = {}
+
+
+def get_backend(backend: str = "numpy") -> Backend:
+    """The :class:`Backend` called ``backend`` ('numpy', 'numba' or 'cuda').
+
+    Raises TypeError for a name that is not a string, ValueError for an unknown one, and for
+    'cuda' when there is neither a GPU nor Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``).
     """
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a string, one of {sorted(BACKENDS)}, got {backend!r} "
+                        f"({type(backend).__name__})")
     _checks.choice("backend", backend, BACKENDS)
-    module = importlib.import_module(f"{__name__}.{BACKENDS[backend]}")
+    if backend not in _backends:
+        _backends[backend] = Backend(backend)
     if backend == "cuda":
-        module.require_device()
-    return module
+        _backends[backend].module.require_device()
+    return _backends[backend]
+
+
+get_kernels = get_backend     # the name the lessons and older code use

@@ -1,84 +1,263 @@
-r"""The kernel contract compiled for the CPU with numba.
+r"""The kernel contract compiled for the CPU with numba, and the fused steps of a training step.
 
 Design (measured on a 2-core EPYC, see benchmarks/RESULTS.md):
 
-- The experts' tensordot is one matrix product, ``X (B, D) @ W.reshape(D, U*E)``, because
-  the (D, U, E) layout makes ``W`` a (D, U*E) matrix for free. BLAS computes it block of
-  rows by block of rows, and a jitted epilogue applies bias + ReLU to each block while it
-  is still in cache: the (B, U, E) pre-activation is never re-read from main memory.
-- The products go through NumPy's BLAS (``np.matmul``), not ``np.dot`` inside the jitted
-  code: numba's ``np.dot`` calls SciPy's copy of OpenBLAS, a second thread pool. Its threads
-  spin after each call and fought NumPy's over the 2 cores of our benchmark machine,
-  making a whole training step 25x slower at batch 1024 (13 ms instead of 0.5 ms).
-- The backward pass computes ``dZ = dH * [H > 0]`` and ``db`` in one fused pass, then two
-  BLAS products for dW and dX.
-- The gate mixes are plain loops (all K tasks in one pass over H), compiled with and
-  without ``parallel=True``; the parallel version is used only for large batches, because
-  numba threads started right after a multi-threaded BLAS call compete with BLAS threads
-  that are still spinning.
+- **Products go through NumPy's BLAS** (``np.matmul``), never ``np.dot`` inside jitted code:
+  numba's ``np.dot`` calls SciPy's copy of OpenBLAS, a second thread pool whose spinning
+  threads fought NumPy's for the two cores (a step at batch 1024 went from 2.3 to 13 ms).
+  Jitted loops do everything between the products, in one pass over memory each.
+- **Biases ride in the product.** A layer's kernels and biases are stored as one matrix
+  ``[W; b]`` (D + 1, N) (:func:`mmoe_np.params.dense_block`); with a column of ones appended
+  to the input, ``[X, 1] @ [W; b]`` is ``X W + b``, and its backward ``[X, 1]^T @ dZ`` gives
+  ``dW`` and ``db`` together. MMoE's experts and gates are one such matrix, so the experts'
+  tensordot and the gate logits are **one** BLAS call, forward and backward.
+- **Fused epilogues**: ReLU on the experts' columns and a softmax on each gate's columns in
+  one pass over the product; backward, the ReLU mask and the softmax's Jacobian product in
+  one pass. All K tasks' mixtures in one pass over H. (The towers stay NumPy: batched BLAS
+  beat compiled loops for two small layers at every size measured.)
+- **Runs.** Every function takes leading run axes. Loops run over (run, row) pairs, so R
+  runs cost one call, not R.
+- **Deterministic.** Each output cell is computed by one thread in a fixed order (sums over
+  the batch run inside one thread), so results do not depend on the number of threads.
+  Loops run in parallel (``prange``) only above a size where that pays; for small batches
+  the thread start-up costs more than it saves.
 
-All functions take float32 or float64 arrays of any layout (they are made contiguous and
-of one dtype first) and return NumPy arrays.
+Every function checks its arguments with :mod:`.shapes` (the same checks as the NumPy
+oracle) before a compiled loop touches memory, and propagates NaN as NumPy does.
 """
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import os
+import types
+from math import prod
+from typing import NamedTuple
+
+# numba's OpenMP threads spin-wait after each parallel loop by default, and starved OpenBLAS's
+# threads in the next matrix product (a step at batch 1024: 12.1 ms instead of 1.5 ms on 2
+# cores). Idle OpenMP threads should sleep; set before numba starts its OpenMP pool, and only
+# when the user has not chosen a policy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+from ..params import find_dense_block  # noqa: E402
+from . import reference, shapes  # noqa: E402
 
 NAME = "numba"
-_BLOCK = 1024                 # rows per BLAS call in experts_forward (a block stays in L2)
-_PARALLEL_MIN_CELLS = 1 << 18  # B*U*E above which the gate mixes use prange
+_PARALLEL_MIN_CELLS = 1 << 17   # cells per call above which loops run in parallel
 
 
-def _same_dtype(*arrays):
-    dtype = np.result_type(*arrays)
-    if dtype not in (np.float32, np.float64):
-        dtype = np.float64
-    return [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+def _compiled(fn):
+    """``fn`` compiled twice: serial and with ``prange`` in parallel (chosen per call by size).
+
+    ``error_model="numpy"``: a float division by zero gives inf/NaN as in NumPy instead of
+    raising, which also lets LLVM vectorise the loops (Adam's runs 7x faster).
+    The parallel variant is compiled from a copy of ``fn`` with its own name: numba's on-disk
+    cache is keyed by the function's name, not by ``parallel``, so two variants of one
+    function would overwrite each other's cache (and one would silently run the other's code).
+    """
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
+                              fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_parallel"
+    return {False: njit(cache=True, error_model="numpy")(fn),
+            True: njit(cache=True, parallel=True, error_model="numpy")(twin)}
 
 
-# ----------------------------------------------------------------------------- experts
-@njit(cache=True)
-def _add_bias_relu(Z, b):
-    """In place, one pass: ``Z[i, j] = max(Z[i, j] + b[j], 0)``. Z: (rows, N), b: (N,)."""
-    for i in range(Z.shape[0]):
-        for j in range(Z.shape[1]):
-            v = Z[i, j] + b[j]
-            Z[i, j] = v if v > 0 else 0
+def _parallel(cells):
+    return cells >= _PARALLEL_MIN_CELLS and numba.get_num_threads() > 1
 
 
+def _parallel_next_to_blas(cells):
+    """Loops that run right before or after a multi-threaded BLAS call stay serial: numba's
+    threads and OpenBLAS's spin-wait for each other (measured: 2x slower, benchmarks/RESULTS.md)."""
+    return PARALLEL_NEXT_TO_BLAS and _parallel(cells)
+
+
+PARALLEL_NEXT_TO_BLAS = False
+
+
+def _runs(a, lead, core, dtype, tail=None):
+    """``a`` broadcast to ``lead`` (its last ``tail`` axes, default ``len(core)``, kept), contiguous,
+    of ``dtype``, reshaped to (R, *core): the run axes merged into one."""
+    tail = len(core) if tail is None else tail
+    if a.shape[:a.ndim - tail] != lead:
+        a = np.broadcast_to(a, lead + a.shape[a.ndim - tail:])
+    if a.dtype != dtype or not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a, dtype=dtype)
+    return a.reshape((prod(lead),) + tuple(core))
+
+
+# ----------------------------------------------------------------------------- loop bodies
+def _bias_relu_loops(Z, b):
+    """In place: ``Z[r, i, j] = max(Z[r, i, j] + b[r, j], 0)``, NaN kept as NumPy's maximum keeps it."""
+    R, B, N = Z.shape
+    for t in prange(R * B):
+        r, i = t // B, t % B
+        for j in range(N):
+            v = Z[r, i, j] + b[r, j]
+            Z[r, i, j] = v if (v >= 0 or v != v) else 0.0
+
+
+def _mask_and_bias_grad_loops(H, dH, dZ, db):
+    """``dZ = dH * [H > 0]`` and ``db[r] = sum_i dZ[r, i]``; one run per thread, rows in order."""
+    R, B, N = H.shape
+    for r in prange(R):
+        for j in range(N):
+            db[r, j] = 0.0
+        for i in range(B):
+            for j in range(N):
+                g = dH[r, i, j] * (1.0 if H[r, i, j] > 0 else 0.0)
+                dZ[r, i, j] = g
+                db[r, j] += g
+
+
+def _gate_mix_forward_loops(H, G, F):
+    """All K tasks in one pass over H (H[r, b] read once per row)::
+
+        for r, b: for k in K: for u in U:
+            F[r, k, b, u] = sum_e G[r, k, b, e] * H[r, b, u, e]
+    """
+    R, B, U, E = H.shape
+    K = G.shape[1]
+    for t in prange(R * B):
+        r, b = t // B, t % B
+        for k in range(K):
+            for u in range(U):
+                acc = 0.0
+                for e in range(E):
+                    acc += G[r, k, b, e] * H[r, b, u, e]
+                F[r, k, b, u] = acc
+
+
+def _gate_mix_backward_loops(H, G, dF, dH, dG):
+    """One pass over each row; every cell of dH and dG written once::
+
+        for r, b:
+            for u in U: for k in K:   dH[r, b, u, :] += dF[r, k, b, u] * G[r, k, b, :]
+            for k in K: for u in U:   dG[r, k, b, :] += dF[r, k, b, u] * H[r, b, u, :]
+    """
+    R, B, U, E = H.shape
+    K = G.shape[1]
+    for t in prange(R * B):
+        r, b = t // B, t % B
+        for u in range(U):                       # E innermost and contiguous: vectorised
+            d = dF[r, 0, b, u]
+            for e in range(E):
+                dH[r, b, u, e] = d * G[r, 0, b, e]
+            for k in range(1, K):
+                d = dF[r, k, b, u]
+                for e in range(E):
+                    dH[r, b, u, e] += d * G[r, k, b, e]
+        for k in range(K):
+            for e in range(E):
+                dG[r, k, b, e] = 0.0
+            for u in range(U):
+                d = dF[r, k, b, u]
+                for e in range(E):
+                    dG[r, k, b, e] += d * H[r, b, u, e]
+
+
+def _relu_softmax_loops(Z, H, G):
+    """One pass over each row of ``Z`` (R, B, n_relu + K E) (the product, biases included):
+    ReLU on the first n_relu columns into ``H`` (R, B, n_relu), a softmax on each of the K
+    groups of E columns into ``G`` (R, K, B, E) (the max subtracted first, as NumPy's).
+
+    Writing H and G as arrays of their own (not views into Z) keeps them contiguous for the
+    mixes that read them next (twice as fast as strided views, measured).
+    """
+    R, B, N = Z.shape
+    n_relu, K, E = H.shape[2], G.shape[1], G.shape[3]
+    for t in prange(R * B):
+        r, i = t // B, t % B
+        for j in range(n_relu):
+            v = Z[r, i, j]
+            H[r, i, j] = v if (v >= 0 or v != v) else 0.0
+        for k in range(K):
+            start = n_relu + k * E
+            m = Z[r, i, start]
+            for e in range(1, E):
+                v = Z[r, i, start + e]
+                if v > m or v != v:
+                    m = v
+            s = 0.0
+            for e in range(E):
+                x = np.exp(Z[r, i, start + e] - m)
+                G[r, k, i, e] = x
+                s += x
+            for e in range(E):
+                G[r, k, i, e] /= s
+
+
+def _relu_softmax_backward_loops(H, G, dH, dG, dZ):
+    """Backward of :func:`_relu_softmax_loops`, one pass per row into ``dZ`` (R, B, n_relu + K E)::
+
+        dZ[:n_relu] = dH * [H > 0]
+        dZ[group k] = g * (dg - sum_e g_e dg_e)       # softmax's Jacobian product
+    """
+    R, B, n_relu = H.shape
+    K, E = G.shape[1], G.shape[3]
+    for t in prange(R * B):
+        r, i = t // B, t % B
+        for j in range(n_relu):
+            dZ[r, i, j] = dH[r, i, j] * (1.0 if H[r, i, j] > 0 else 0.0)
+        for k in range(K):
+            start = n_relu + k * E
+            s = 0.0
+            for e in range(E):
+                s += dG[r, k, i, e] * G[r, k, i, e]
+            for e in range(E):
+                dZ[r, i, start + e] = G[r, k, i, e] * (dG[r, k, i, e] - s)
+
+
+def _adam_loops(p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
+    """One Adam step on (R, P) flat buffers, one pass over memory; ``lr`` (R,) per run.
+
+    ``m_hat / (sqrt(v_hat) + eps)`` is computed as ``(m / c1) / (sqrt(v) / sqrt(c2) + eps)``
+    with ``lr / c1`` and ``1 / sqrt(c2)`` taken out of the loop: the same number, two fewer
+    divisions per entry.
+    """
+    R, P = p.shape
+    inv_sqrt_c2 = 1.0 / np.sqrt(correction2)
+    for r in prange(R):
+        step = lr[r] / correction1
+        pr, gr, mr, vr = p[r], g[r], m[r], v[r]           # one run's rows: a loop LLVM vectorises
+        for i in range(P):
+            gi = gr[i]
+            mi = beta1 * mr[i] + (1.0 - beta1) * gi
+            vi = beta2 * vr[i] + (1.0 - beta2) * gi * gi
+            mr[i] = mi
+            vr[i] = vi
+            pr[i] -= step * mi / (np.sqrt(vi) * inv_sqrt_c2 + eps)
+
+
+_bias_relu = _compiled(_bias_relu_loops)
+_mask_and_bias_grad = _compiled(_mask_and_bias_grad_loops)
+_mix_forward = _compiled(_gate_mix_forward_loops)
+_mix_backward = _compiled(_gate_mix_backward_loops)
+_relu_softmax = _compiled(_relu_softmax_loops)
+_relu_softmax_backward = _compiled(_relu_softmax_backward_loops)
+_adam = _compiled(_adam_loops)
+
+
+# ---------------------------------------------------------------------------- the contract
 def experts_forward(X, W, b):
     """``H[b,u,e] = relu(sum_d X[b,d] W[d,u,e] + b[u,e])``: X (B, D), W (D, U, E), b (U, E) -> H (B, U, E).
 
-    Loop nest, per block of rows (the block is still in cache for the epilogue)::
+    Loop nest (the product is one BLAS call per run; the epilogue one pass)::
 
-        H[blk] = X[blk] @ W2                   # BLAS, (blk, N), N = U*E
-        for i in blk: for j in N:              # fused epilogue (numba)
-            H[i, j] = max(H[i, j] + b[j], 0)
+        Z = X @ W.reshape(D, U*E)               # BLAS, (B, U*E)
+        for r, i: for j in U*E:                  # fused epilogue (numba)
+            H[r, i, j] = max(Z[r, i, j] + b[r, j], 0)
     """
-    X, W, b = _same_dtype(X, W, b)
-    (B, D), (_, U, E) = X.shape, W.shape
-    W2, b2 = W.reshape(D, U * E), b.reshape(U * E)
-    H = np.empty((B, U * E), dtype=X.dtype)
-    for start in range(0, B, _BLOCK):
-        block = slice(start, start + _BLOCK)
-        np.matmul(X[block], W2, out=H[block])
-        _add_bias_relu(H[block], b2)
-    return H.reshape(B, U, E)
-
-
-@njit(cache=True)
-def _relu_mask_and_bias_grad(H, dH):
-    """One pass: ``dZ = dH * [H > 0]`` and ``db = sum_b dZ``. H, dH: (B, N)."""
-    B, N = H.shape
-    dZ = np.empty_like(dH)
-    db = np.zeros(N, dtype=dH.dtype)
-    for i in range(B):
-        for j in range(N):
-            g = dH[i, j] if H[i, j] > 0 else 0
-            dZ[i, j] = g
-            db[j] += g
-    return dZ, db
+    X, W, b, dtype = shapes.experts_forward(X, W, b)
+    B, (U, E) = X.shape[-2], W.shape[-2:]
+    Z = np.matmul(X.astype(dtype, copy=False), W.astype(dtype, copy=False).reshape(W.shape[:-2] + (U * E,)))
+    lead = Z.shape[:-2]
+    Zr = Z.reshape((prod(lead), B, U * E))
+    _bias_relu[_parallel(Z.size)](Zr, _runs(b, lead, (U * E,), dtype, tail=2))
+    return Z.reshape(lead + (B, U, E))
 
 
 def experts_backward(X, W, H, dH, need_dX=True):
@@ -86,89 +265,247 @@ def experts_backward(X, W, H, dH, need_dX=True):
 
     Loop nest::
 
-        for i in B: for j in N:   dZ[i,j] = dH[i,j] * (H[i,j] > 0); db[j] += dZ[i,j]   # numba, one pass
-        dW = X.T @ dZ             # BLAS, (D, N)
+        for r: for i in B: for j in U*E:   dZ = dH * [H > 0]; db[r, j] += dZ     # numba, one pass
+        dW = X.T @ dZ             # BLAS, (D, U*E)
         dX = dZ @ W2.T            # BLAS, (B, D), only when asked
     """
-    X, W, H, dH = _same_dtype(X, W, H, dH)
-    (B, D), (_, U, E) = X.shape, W.shape
-    dZ, db = _relu_mask_and_bias_grad(H.reshape(B, U * E), dH.reshape(B, U * E))
-    dW = X.T @ dZ
-    dX = dZ @ W.reshape(D, U * E).T if need_dX else None
-    return dX, dW.reshape(D, U, E), db.reshape(U, E)
-
-
-# --------------------------------------------------------------------------- gate mixes
-def _gate_mix_forward_loops(H, G, F):
-    """Loop nest (all K tasks in one pass over H; H[b] is read once per b)::
-
-        for b in B: for k in K: for u in U:
-            F[k, b, u] = sum_e G[k, b, e] * H[b, u, e]
-    """
-    B, U, E = H.shape
-    K = G.shape[0]
-    for b in prange(B):
-        for k in range(K):
-            for u in range(U):
-                acc = 0.0
-                for e in range(E):
-                    acc += G[k, b, e] * H[b, u, e]
-                F[k, b, u] = acc
-
-
-def _gate_mix_backward_loops(H, G, dF, dH, dG):
-    """Loop nest (one pass over H and dH, the contiguous E axis innermost)::
-
-        for b in B: for k in K: for u in U:
-            d = dF[k, b, u]
-            for e in E:
-                dH[b, u, e] += d * G[k, b, e]      # sum over k
-                dG[k, b, e] += d * H[b, u, e]      # sum over u
-    """
-    B, U, E = H.shape
-    K = G.shape[0]
-    for b in prange(B):
-        for u in range(U):
-            for e in range(E):
-                dH[b, u, e] = 0.0
-        for k in range(K):
-            for e in range(E):
-                dG[k, b, e] = 0.0
-            for u in range(U):
-                d = dF[k, b, u]
-                for e in range(E):
-                    dH[b, u, e] += d * G[k, b, e]
-                    dG[k, b, e] += d * H[b, u, e]
-
-
-_mix_forward = {False: njit(cache=True)(_gate_mix_forward_loops),
-                True: njit(cache=True, parallel=True)(_gate_mix_forward_loops)}
-_mix_backward = {False: njit(cache=True)(_gate_mix_backward_loops),
-                 True: njit(cache=True, parallel=True)(_gate_mix_backward_loops)}
+    X, W, H, dH, dtype = shapes.experts_backward(X, W, H, dH)
+    B, (D, U, E) = X.shape[-2], W.shape[-3:]
+    lead = shapes.leading_shape("experts_backward", X=(X, 2), W=(W, 3), H=(H, 3))
+    Hr, dHr = _runs(H, lead, (B, U * E), dtype, tail=3), _runs(dH, lead, (B, U * E), dtype, tail=3)
+    dZ, db = np.empty_like(Hr), np.empty((Hr.shape[0], U * E), dtype)
+    _mask_and_bias_grad[_parallel(dZ.size) and len(dZ) > 1](Hr, dHr, dZ, db)
+    dZ = dZ.reshape(lead + (B, U * E))
+    W = W.astype(dtype, copy=False)
+    dW = np.matmul(np.swapaxes(X.astype(dtype, copy=False), -1, -2), dZ)
+    dW = _sum_to(dW.reshape(lead + (D, U, E)), W.shape)
+    db = _sum_to(db.reshape(lead + (U, E)), W.shape[:-3] + (U, E))
+    dX = None
+    if need_dX:
+        dX = _sum_to(np.matmul(dZ, np.swapaxes(W.reshape(W.shape[:-2] + (U * E,)), -1, -2)), X.shape)
+    return dX, dW, db
 
 
 def gate_mix_forward(H, G):
     """``F[k,b,u] = sum_e G[k,b,e] H[b,u,e]``: H (B, U, E), G (K, B, E) -> F (K, B, U)."""
-    H, G = _same_dtype(H, G)
-    (B, U, _), K = H.shape, G.shape[0]
-    F = np.empty((K, B, U), dtype=H.dtype)
-    _mix_forward[H.size >= _PARALLEL_MIN_CELLS](H, G, F)
-    return F
+    H, G, dtype = shapes.gate_mix_forward(H, G)
+    lead = shapes.leading_shape("gate_mix_forward", H=(H, 3), G=(G, 3))
+    (B, U, _), K = H.shape[-3:], G.shape[-3]
+    Hr, Gr = _strided_runs(H, lead, dtype), _strided_runs(G, lead, dtype)
+    F = np.empty((Hr.shape[0], K, B, U), dtype)
+    _mix_forward[_parallel(H.size * K)](Hr, Gr, F)
+    return F.reshape(lead + (K, B, U))
 
 
 def gate_mix_backward(H, G, dF):
     """Gradients of :func:`gate_mix_forward`: dH (B, U, E), dG (K, B, E)."""
-    H, G, dF = _same_dtype(H, G, dF)
-    dH = np.empty_like(H)
-    dG = np.empty_like(G)
-    _mix_backward[H.size >= _PARALLEL_MIN_CELLS](H, G, dF, dH, dG)
-    return dH, dG
+    H, G, dF, dtype = shapes.gate_mix_backward(H, G, dF)
+    lead = shapes.leading_shape("gate_mix_backward", H=(H, 3), G=(G, 3), dF=(dF, 3))
+    (B, U, E), K = H.shape[-3:], G.shape[-3]
+    Hr, Gr, dFr = _strided_runs(H, lead, dtype), _strided_runs(G, lead, dtype), _strided_runs(dF, lead, dtype)
+    dH, dG = np.empty((Hr.shape[0], B, U, E), dtype), np.empty((Hr.shape[0], K, B, E), dtype)
+    _mix_backward[_parallel(H.size * K)](Hr, Gr, dFr, dH, dG)
+    return _sum_to(dH.reshape(lead + (B, U, E)), H.shape), _sum_to(dG.reshape(lead + (K, B, E)), G.shape)
 
 
-def to_kernel_array(A):
-    """Arrays stay in host memory for this backend."""
-    return A
+def _strided_runs(a, lead, dtype):
+    """Like :func:`_runs`, but keeps a strided view (e.g. H inside the product's output) when it can."""
+    if a.shape[:-3] == lead and a.dtype == dtype:
+        try:
+            v = a.view()
+            v.shape = (prod(lead),) + a.shape[-3:]
+            return v
+        except AttributeError:
+            pass
+    return _runs(a, lead, a.shape[-3:], dtype)
 
 
-def to_numpy(A):
-    return A
+def _sum_to(grad, shape):
+    """Sum over broadcast leading axes (only when an input was shared by several runs)."""
+    if grad.shape == tuple(shape):
+        return grad
+    from ..nn.layers import sum_to_shape
+    return sum_to_shape(grad, shape)
+
+
+# ------------------------------------------------------------------------------ fused steps
+class InputLayerCache(NamedTuple):
+    """What the backward of a fused input layer needs: ``[X, 1]`` and the epilogue's outputs."""
+
+    Xa: np.ndarray     # (..., B, D + 1): the input with a column of ones
+    H: np.ndarray      # (R, B, n_relu): the ReLU columns' output
+    G: np.ndarray      # (R, K, B, E): the softmax groups' output
+    lead: tuple        # the leading (run) axes R stands for
+
+
+def _with_ones(X, dtype):
+    """``[X, 1]``: (..., B, D) -> (..., B, D + 1)."""
+    Xa = np.empty(X.shape[:-1] + (X.shape[-1] + 1,), dtype)
+    Xa[..., :-1] = X
+    Xa[..., -1] = 1.0
+    return Xa
+
+
+def _block(kernels, biases, dtype):
+    """``[W_1 ... W_m; b_1 ... b_m]`` (..., D + 1, N): a view when the parameters are stored as one
+    (the model's dense block), else a copy."""
+    block = find_dense_block(kernels, biases)
+    if block is not None and block.dtype == dtype:
+        return block
+    lead = np.broadcast_shapes(*[k.shape[:-2] for k in kernels], *[b.shape[:-1] for b in biases])
+    rows = [np.broadcast_to(k, lead + k.shape[-2:]) for k in kernels]
+    last = [np.broadcast_to(b, lead + b.shape[-1:])[..., None, :] for b in biases]
+    return np.concatenate([np.concatenate(rows, axis=-1), np.concatenate(last, axis=-1)], axis=-2).astype(dtype)
+
+
+def _input_layer_forward(X, kernels, biases, n_relu, K, E, dtype):
+    """``Z = [X, 1] @ [W; b]`` (one BLAS call), then ReLU/softmax in one pass into H and G."""
+    Xa = _with_ones(X.astype(dtype, copy=False), dtype)
+    Z = np.matmul(Xa, _block(kernels, biases, dtype))                  # (..., B, N)
+    lead, B = Z.shape[:-2], Z.shape[-2]
+    R = prod(lead)
+    H, G = np.empty((R, B, n_relu), dtype), np.empty((R, K, B, E), dtype)
+    _relu_softmax[_parallel_next_to_blas(Z.size)](Z.reshape(R, B, Z.shape[-1]), H, G)
+    return H, G, InputLayerCache(Xa, H, G, lead)
+
+
+def _input_layer_backward(cache, dH, dG, out_kernels, out_biases):
+    """``dZ`` in one pass, then ``[dW; db] = [X, 1]^T @ dZ`` (one BLAS call), written into the
+    model's gradient block when ``out_*`` are laid out as one."""
+    H, G, lead = cache.H, cache.G, cache.lead
+    (R, B, n_relu), (K, E) = H.shape, (G.shape[1], G.shape[3])
+    N = n_relu + K * E
+    dZ = np.empty((R, B, N), H.dtype)
+    dH = _runs(dH, lead, (B, n_relu), H.dtype) if n_relu else H
+    dG = _runs(dG, lead, (K, B, E), H.dtype, tail=3) if K else G
+    _relu_softmax_backward[_parallel_next_to_blas(dZ.size)](H, G, dH, dG, dZ)
+    XaT = np.swapaxes(cache.Xa, -1, -2)
+    dZ = dZ.reshape(lead + (B, N))
+    target = None if out_kernels is None else find_dense_block(out_kernels, out_biases)
+    if target is not None and target.dtype == H.dtype and target.shape == lead + (XaT.shape[-2], N):
+        np.matmul(XaT, dZ, out=target)
+        return None
+    return np.matmul(XaT, dZ)                                           # (..., D + 1, N)
+
+
+def experts_and_gates_forward(X, expert_kernel, expert_bias, gate_kernel, gate_bias):
+    """MMoE's experts and gates from **one** product ``[X, 1] @ [W_experts | W_gates; b]``.
+
+    Returns ``H`` (B, U, E), ``G`` (K, B, E) -- views into the product's output -- and the cache.
+    Loop nest::
+
+        Z = [X, 1] @ [W_e | W_g; b_e | b_g]                 # BLAS, (B, U*E + K*E)
+        for r, i:                                           # one pass (numba)
+            Z[r, i, :U*E] = max(Z[r, i, :U*E], 0)           # experts: ReLU
+            for k: Z[r, i, group k] = softmax(Z[r, i, group k])   # gates
+    """
+    X, W, b, dtype = shapes.experts_forward(X, expert_kernel, expert_bias)
+    _, Wg, bg, dtype_g = shapes.softmax_gates(X, gate_kernel, gate_bias, "experts_and_gates_forward")
+    dtype = np.dtype(np.float64) if np.float64 in (dtype, dtype_g) else dtype
+    D, U, E = W.shape[-3:]
+    K = Wg.shape[-3]
+    kernels = [_merge_last(W, 3, (D, U * E)), _merge_last(np.swapaxes(Wg, -3, -2), 3, (D, K * E))]
+    biases = [_merge_last(b, 2, (U * E,)), _merge_last(bg, 2, (K * E,))]
+    H, G, cache = _input_layer_forward(X, kernels, biases, U * E, K, E, dtype)
+    lead, B = cache.lead, H.shape[1]
+    return H.reshape(lead + (B, U, E)), G.reshape(lead + (K, B, E)), cache
+
+
+def experts_and_gates_backward(cache, dH, dG, out=None):
+    """Gradients ``(dexpert_kernel, dexpert_bias, dgate_kernel, dgate_bias)``; one pass, one product.
+
+    ``out``: four arrays to write them into; when they are the model's dense block, the
+    product writes there directly.
+    """
+    U_E, K, E = cache.H.shape[2], cache.G.shape[1], cache.G.shape[3]
+    out_k = out_b = None
+    if out is not None:
+        D = out[0].shape[-3]
+        out_k = [_merge_last(out[0], 3, (D, U_E)), _merge_last(np.swapaxes(out[2], -3, -2), 3, (D, K * E))]
+        out_b = [_merge_last(out[1], 2, (U_E,)), _merge_last(out[3], 2, (K * E,))]
+    dH = np.asarray(dH)
+    full = _input_layer_backward(cache, dH.reshape(dH.shape[:-2] + (U_E,)), dG, out_k, out_b)
+    if full is None:
+        return tuple(out)
+    lead, D = full.shape[:-2], full.shape[-2] - 1
+    U = U_E // E
+    grads = (full[..., :D, :U_E].reshape(lead + (D, U, E)), full[..., D, :U_E].reshape(lead + (U, E)),
+             np.swapaxes(full[..., :D, U_E:].reshape(lead + (D, K, E)), -3, -2),
+             full[..., D, U_E:].reshape(lead + (K, E)))
+    return _fill(out, grads)
+
+
+def dense_relu_forward(X, W, b):
+    """Shared-Bottom's layer ``A = relu(X W + b)`` as one product ``[X, 1] @ [W; b]`` and one ReLU pass."""
+    X, W, b, dtype = shapes.dense(X, W, b, "dense_relu_forward")
+    A, _, cache = _input_layer_forward(X, [W], [b], W.shape[-1], 0, 1, dtype)
+    return A.reshape(cache.lead + A.shape[1:]), cache
+
+
+def dense_relu_backward(cache, dA, out=None):
+    """Gradients ``(dW, db)`` of :func:`dense_relu_forward`."""
+    full = _input_layer_backward(cache, dA, None, None if out is None else [out[0]],
+                                 None if out is None else [out[1]])
+    if full is None:
+        return tuple(out)
+    return _fill(out, (full[..., :-1, :], full[..., -1, :]))
+
+
+# The towers are two small dense layers per task: NumPy's batched matmul beat a compiled loop
+# at every size measured (benchmarks/RESULTS.md), so this backend uses the NumPy towers.
+towers_forward, towers_backward = reference.towers_forward, reference.towers_backward
+
+
+class GateCache(NamedTuple):
+    X: np.ndarray
+    gate_kernel: np.ndarray
+    G: np.ndarray
+
+
+def softmax_gate_forward(X, gate_kernel, gate_bias):
+    """Gates ``softmax(X W_gk + b_gk)``: the logits by BLAS, the softmax in one compiled pass."""
+    X, Wg, bg, dtype = shapes.softmax_gates(X, gate_kernel, gate_bias)
+    K, D, E = Wg.shape[-3:]
+    logits = np.matmul(X.astype(dtype, copy=False)[..., None, :, :], Wg.astype(dtype, copy=False))
+    logits += bg.astype(dtype, copy=False)[..., None, :]                # (..., K, B, E)
+    lead, B = logits.shape[:-3], logits.shape[-2]
+    R = prod(lead)
+    G = np.empty((R, 1, K * B, E), dtype)
+    _relu_softmax[_parallel(logits.size)](logits.reshape(R, K * B, E), np.empty((R, K * B, 0), dtype), G)
+    G = G.reshape(lead + (K, B, E))
+    return G, GateCache(X, Wg, G)
+
+
+def softmax_gate_backward(dG, cache, need_dX=False, out=None):
+    """``dX`` (or None) and ``(dgate_kernel, dgate_bias)`` of :func:`softmax_gate_forward`."""
+    G = cache.G
+    lead, (K, B, E) = G.shape[:-3], G.shape[-3:]
+    R = prod(lead)
+    dlogits = np.empty((R, K * B, E), G.dtype)
+    dGr = _runs(dG, lead, (1, K * B, E), G.dtype, tail=3)
+    no_relu = np.empty((R, K * B, 0), G.dtype)
+    _relu_softmax_backward[_parallel(G.size)](no_relu, G.reshape(R, 1, K * B, E), no_relu, dGr, dlogits)
+    dlogits = dlogits.reshape(lead + (K, B, E))
+    X, Wg = cache.X.astype(G.dtype, copy=False), cache.gate_kernel.astype(G.dtype, copy=False)
+    dW = _sum_to(np.matmul(np.swapaxes(X, -1, -2)[..., None, :, :], dlogits), Wg.shape)
+    db = _sum_to(dlogits.sum(axis=-2), Wg.shape[:-3] + (K, E))
+    dX = _sum_to(np.matmul(dlogits, np.swapaxes(Wg, -1, -2)).sum(axis=-3), X.shape) if need_dX else None
+    return dX, _fill(out, (dW, db))
+
+
+def adam_update(p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
+    """One fused Adam step on flat (R, P) float buffers (``lr``: (R,) per run); updates p, m, v in place."""
+    _adam[_parallel(p.size) and p.shape[0] > 1](p, g, m, v, lr, beta1, beta2, eps, correction1, correction2)
+
+
+def _merge_last(a, n_axes, core):
+    """``a``'s last ``n_axes`` axes reshaped to ``core`` (a view when ``a``'s strides allow one)."""
+    return a.reshape(a.shape[:a.ndim - n_axes] + tuple(core))
+
+
+def _fill(out, grads):
+    if out is None:
+        return tuple(grads)
+    for target, grad in zip(out, grads):
+        np.copyto(target, _sum_to(grad, target.shape), casting="same_kind")
+    return tuple(out)

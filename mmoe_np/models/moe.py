@@ -8,15 +8,24 @@ r"""One-gate MoE (OMoE) and Multi-gate MoE (MMoE), Ma et al. KDD 2018, §4.
     \hat y_k &= h^k(f^k(x))                                  && \text{task k's tower}
 
 MMoE has one gate per task; OMoE has a single gate whose mixture feeds every tower.
-The experts and the mixtures run on the chosen kernel backend; gates and towers are NumPy.
+Everything runs on the chosen kernel backend (``self.kernels``); its NumPy version is
+:mod:`mmoe_np.kernels.reference`, which composes the layers of :mod:`mmoe_np.nn.layers`.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import _checks
-from ..nn import layers
+from ..params import dense_block
 from .base import MultiTaskModel, glorot_uniform
+
+
+class MoECache(NamedTuple):
+    H: object              # the experts' outputs (B, U, E)
+    G: np.ndarray          # the gates (K, B, E)
+    first_layer: object    # the backend's cache of the experts-and-gates product
 
 
 class MMoE(MultiTaskModel):
@@ -31,6 +40,8 @@ class MMoE(MultiTaskModel):
 
     Initialisation: Glorot-uniform kernels (each expert drawn independently, so experts
     start different), zero biases -- keras' defaults, which keras-mmoe uses.
+    ``seed``: one seed, or a sequence of seeds for that many independent runs (see
+    :class:`~mmoe_np.models.base.MultiTaskModel`).
     """
 
     one_gate = False
@@ -41,45 +52,48 @@ class MMoE(MultiTaskModel):
                          out_units=out_units, seed=seed, backend=backend, dtype=dtype)
         self.n_experts = _checks.positive_int("n_experts", n_experts)
         self.expert_units = _checks.positive_int("expert_units", expert_units)
-        D, U, E = self.n_features, self.expert_units, self.n_experts
-        n_gates = 1 if self.one_gate else self.n_tasks
-        rng, dt = self._rng, self.dtype
-        self.params["expert_kernel"] = glorot_uniform(rng, (D, U, E), D, U, dt)
-        self.params["expert_bias"] = np.zeros((U, E), dt)
-        self.params["gate_kernel"] = glorot_uniform(rng, (n_gates, D, E), D, E, dt)
-        self.params["gate_bias"] = np.zeros((n_gates, E), dt)
-        self._init_towers(U)
+        self.n_gates = 1 if self.one_gate else self.n_tasks
+        self.tower_input_units = self.expert_units
+        self._build()
 
-    def _shared_forward(self, X):
+    def parameter_layout(self):
+        # experts and gates both multiply x: stored as one matrix [W_experts | W_gates; biases]
+        D, U, E, K = self.n_features, self.expert_units, self.n_experts, self.n_gates
+        return [dense_block(D, [("expert_kernel", (D, U, E), 0, "expert_bias", (U, E)),
+                                ("gate_kernel", (K, D, E), 1, "gate_bias", (K, E))])]
+
+    def initialise(self, p, rng):
+        D, U, E, K = self.n_features, self.expert_units, self.n_experts, self.n_gates
+        p["expert_kernel"] = glorot_uniform(rng, (D, U, E), D, U, self.dtype)
+        p["gate_kernel"] = glorot_uniform(rng, (K, D, E), D, E, self.dtype)
+
+    def shared_forward(self, X):
         p, kern = self.params, self.kernels
-        Xk = kern.to_kernel_array(X)
-        # f_i(x) = ReLU(W_i x + b_i), all experts at once
-        H = kern.experts_forward(Xk, p["expert_kernel"], p["expert_bias"])          # (B, U, E)
-        # g^k(x) = softmax(W_gk x + b_gk), all gates at once
-        G, gate_cache = layers.softmax_gate_forward(X, p["gate_kernel"], p["gate_bias"])  # (K, B, E)
+        # f_i(x) = ReLU(W_i x + b_i), all experts at once                              H: (B, U, E)
+        # g^k(x) = softmax(W_gk x + b_gk), all gates at once                           G: (K, B, E)
+        # (both are products with x: a fast backend computes them as one)
+        H, G, first_layer = kern.experts_and_gates_forward(
+            X, p["expert_kernel"], p["expert_bias"], p["gate_kernel"], p["gate_bias"])
         # f^k(x) = sum_i g^k(x)_i f_i(x)
         F = kern.gate_mix_forward(H, G)                                              # (K, B, U)
-        return F, (Xk, H, G, gate_cache)
+        return F, MoECache(H, G, first_layer)
 
-    def _shared_backward(self, cache, dF):
-        Xk, H, G, gate_cache = cache
-        p, kern = self.params, self.kernels
-        dH, dG = kern.gate_mix_backward(H, G, dF)                       # (B, U, E), (K, B, E)
-        _, dgate_kernel, dgate_bias = layers.softmax_gate_backward(dG, gate_cache)
-        _, dexpert_kernel, dexpert_bias = kern.experts_backward(
-            Xk, p["expert_kernel"], H, dH, need_dX=False)               # X needs no gradient
-        return {"expert_kernel": dexpert_kernel, "expert_bias": dexpert_bias,
-                "gate_kernel": dgate_kernel, "gate_bias": dgate_bias}
+    def shared_backward(self, cache, dF, grads):
+        kern = self.kernels
+        dH, dG = kern.gate_mix_backward(cache.H, cache.G, dF)                        # (B, U, E), (K, B, E)
+        kern.experts_and_gates_backward(cache.first_layer, dH, dG, out=(
+            grads["expert_kernel"], grads["expert_bias"], grads["gate_kernel"], grads["gate_bias"]))
 
     def gates(self, X):
         """The gate weights g^k(x) for inspection: (K, B, E) (OMoE: (1, B, E)).
 
         Per-task inputs (a list of K arrays): a list of K arrays (B_k, E), task k's gate on X[k].
         """
-        X = self._check_X(X)
+        X = self.check_inputs(X)
         if isinstance(X, list):
-            return [self.gates(x)[0 if self.one_gate else k] for k, x in enumerate(X)]
-        return layers.softmax_gate_forward(X, self.params["gate_kernel"], self.params["gate_bias"])[0]
+            return [self.gates(x)[..., 0 if self.one_gate else k, :, :] for k, x in enumerate(X)]
+        p = self.params
+        return np.asarray(self.kernels.softmax_gate_forward(X, p["gate_kernel"], p["gate_bias"])[0])
 
 
 class OMoE(MMoE):

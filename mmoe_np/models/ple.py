@@ -21,18 +21,34 @@ at level 1 both are x), with :math:`E_k` task k's experts and :math:`E_s` the sh
 
 and the towers read the top level's :math:`t_k'`. CGC is PLE with one level.
 
-Every expert group runs through the experts kernel, and every gate mixture through the
-gate-mix kernel: a group's output ``H`` (B, U, m) is mixed once by all the gates that may
-read it (task k's experts: gate k and the shared gate; the shared experts: every gate).
-So CGC/PLE run on the same three backends as MMoE, with the same kernels.
+Every expert group runs through the experts kernel and every mixture through the gate-mix
+kernel, with the K tasks on a leading axis: all K task groups are **one** experts call
+(their kernels are (K, D, U, m_t)), and a group's output is mixed once by all the gates
+that may read it (task k's experts: gate k and the shared gate; the shared experts: every
+gate). So CGC/PLE run on the same three backends as MMoE, with the same kernels, and
+support runs the same way (leading axes before K).
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from .. import _checks
-from ..nn import layers
 from .base import MultiTaskModel, glorot_uniform
+
+
+class LevelCache(NamedTuple):
+    """One extraction level's forward pass, for its backward."""
+
+    task_in: np.ndarray        # (K or 1, B, D_l): each task's input (level 1: x for all)
+    shared_in: np.ndarray      # (B, D_l)
+    H_task: object             # (K, B, U, m_t): every task's experts
+    H_shared: object           # (B, U, m_s)
+    readers_task: np.ndarray   # (K, R, B, m_t): the R = 1 or 2 gates reading task k's experts
+    readers_shared: np.ndarray  # (K [+1], B, m_s): the gates reading the shared experts
+    task_gates: object         # cache of the task gates
+    shared_gate: object        # cache of the shared gate (None at the top level)
 
 
 class PLE(MultiTaskModel):
@@ -60,154 +76,147 @@ class PLE(MultiTaskModel):
         self.n_shared_experts = _checks.positive_int("n_shared_experts", n_shared_experts)
         self.expert_units = _checks.positive_int("expert_units", expert_units)
         self.n_levels = _checks.positive_int("n_levels", n_levels)
-        K, U, mt, ms = self.n_tasks, self.expert_units, self.n_task_experts, self.n_shared_experts
-        rng, dt = self._rng, self.dtype
-        for level in range(1, self.n_levels + 1):
-            D = self.n_features if level == 1 else U
-            p = self._level_names(level)
-            self.params[p["task_expert_kernel"]] = glorot_uniform(rng, (K, D, U, mt), D, U, dt)
-            self.params[p["task_expert_bias"]] = np.zeros((K, U, mt), dt)
-            self.params[p["shared_expert_kernel"]] = glorot_uniform(rng, (D, U, ms), D, U, dt)
-            self.params[p["shared_expert_bias"]] = np.zeros((U, ms), dt)
-            self.params[p["task_gate_kernel"]] = glorot_uniform(rng, (K, D, mt + ms), D, mt + ms, dt)
-            self.params[p["task_gate_bias"]] = np.zeros((K, mt + ms), dt)
-            if level < self.n_levels:
-                E = K * mt + ms
-                self.params[p["shared_gate_kernel"]] = glorot_uniform(rng, (1, D, E), D, E, dt)
-                self.params[p["shared_gate_bias"]] = np.zeros((1, E), dt)
-        self._init_towers(U)
+        self.tower_input_units = self.expert_units
+        self._build()
 
     @staticmethod
-    def _level_names(level):
+    def _names(level):
         names = ("task_expert_kernel", "task_expert_bias", "shared_expert_kernel", "shared_expert_bias",
                  "task_gate_kernel", "task_gate_bias", "shared_gate_kernel", "shared_gate_bias")
         return {n: f"l{level}_{n}" for n in names}
 
+    def _level_sizes(self, level):
+        return self.n_features if level == 1 else self.expert_units
+
+    def parameter_layout(self):
+        K, U, mt, ms = self.n_tasks, self.expert_units, self.n_task_experts, self.n_shared_experts
+        items = []
+        for level in range(1, self.n_levels + 1):
+            D, n = self._level_sizes(level), self._names(level)
+            items += [(n["task_expert_kernel"], (K, D, U, mt)), (n["task_expert_bias"], (K, U, mt)),
+                      (n["shared_expert_kernel"], (D, U, ms)), (n["shared_expert_bias"], (U, ms)),
+                      (n["task_gate_kernel"], (K, D, mt + ms)), (n["task_gate_bias"], (K, mt + ms))]
+            if level < self.n_levels:
+                E = K * mt + ms
+                items += [(n["shared_gate_kernel"], (1, D, E)), (n["shared_gate_bias"], (1, E))]
+        return items
+
+    def initialise(self, p, rng):
+        K, U, mt, ms, dt = self.n_tasks, self.expert_units, self.n_task_experts, self.n_shared_experts, self.dtype
+        for level in range(1, self.n_levels + 1):
+            D, n = self._level_sizes(level), self._names(level)
+            p[n["task_expert_kernel"]] = glorot_uniform(rng, (K, D, U, mt), D, U, dt)
+            p[n["shared_expert_kernel"]] = glorot_uniform(rng, (D, U, ms), D, U, dt)
+            p[n["task_gate_kernel"]] = glorot_uniform(rng, (K, D, mt + ms), D, mt + ms, dt)
+            if level < self.n_levels:
+                E = K * mt + ms
+                p[n["shared_gate_kernel"]] = glorot_uniform(rng, (1, D, E), D, E, dt)
+
     # ------------------------------------------------------------------ forward
-    def _shared_forward(self, X):
-        kern = self.kernels
-        Xk = kern.to_kernel_array(X)
-        task_in, shared_in = [Xk] * self.n_tasks, Xk         # level 1: every group reads x
-        gate_task_in, gate_shared_in = X, X                   # the gates read NumPy arrays
+    def shared_forward(self, X):
+        task_in, shared_in = X[..., None, :, :], X            # level 1: every group reads x
         caches = []
         for level in range(1, self.n_levels + 1):
-            task_out, shared_out, cache = self._level_forward(level, task_in, shared_in,
-                                                              gate_task_in, gate_shared_in)
+            task_in, shared_in, cache = self._level_forward(level, task_in, shared_in)
             caches.append(cache)
-            if level < self.n_levels:
-                gate_task_in, gate_shared_in = task_out, shared_out      # (K, B, U), (B, U)
-                task_in = [kern.to_kernel_array(t) for t in task_out]
-                shared_in = kern.to_kernel_array(shared_out)
-        return task_out, caches                                          # (K, B, U)
+        return task_in, caches                                # the top level's task outputs (K, B, U)
 
-    def _level_forward(self, level, task_in, shared_in, gate_task_in, gate_shared_in):
+    def _task_gates(self, task_in, kernel, bias):
+        """g^k(t_k) for every task at once: task k's gate reads task k's input (K on a leading axis)."""
+        G, cache = self.kernels.softmax_gate_forward(task_in, kernel[..., None, :, :], bias[..., None, :])
+        return G[..., 0, :, :], cache                         # (K, B, m_t + m_s)
+
+    def _level_forward(self, level, task_in, shared_in):
         """One extraction level. Returns task outputs (K, B, U), shared output (B, U) or None, cache."""
-        p, kern, n = self.params, self.kernels, self._level_names(level)
-        K = self.n_tasks
+        p, kern, n = self.params, self.kernels, self._names(level)
+        K, mt = self.n_tasks, self.n_task_experts
         top = level == self.n_levels
-        # the experts: E_k(t_k) for each task's group, E_s(s) for the shared group
-        H_task = [kern.experts_forward(task_in[k], p[n["task_expert_kernel"]][k], p[n["task_expert_bias"]][k])
-                  for k in range(K)]                                          # K x (B, U, m_t)
+        # the experts: E_k(t_k) for every task's group (one call), E_s(s) for the shared group
+        H_task = kern.experts_forward(task_in, p[n["task_expert_kernel"]], p[n["task_expert_bias"]])  # (K, B, U, m_t)
         H_shared = kern.experts_forward(shared_in, p[n["shared_expert_kernel"]], p[n["shared_expert_bias"]])
         # the gates: g^k(t_k) over [own, shared]; g^s(s) over [all task groups, shared]
-        G_task, task_gate_cache = layers.softmax_gate_forward(
-            gate_task_in, p[n["task_gate_kernel"]], p[n["task_gate_bias"]])   # (K, B, m_t + m_s)
-        G_shared, shared_gate_cache = (None, None) if top else layers.softmax_gate_forward(
-            gate_shared_in, p[n["shared_gate_kernel"]], p[n["shared_gate_bias"]])  # (1, B, K m_t + m_s)
+        G_task, task_gates = self._task_gates(task_in, p[n["task_gate_kernel"]], p[n["task_gate_bias"]])
+        G_shared, shared_gate = (None, None) if top else kern.softmax_gate_forward(
+            shared_in, p[n["shared_gate_kernel"]], p[n["shared_gate_bias"]])         # (1, B, K m_t + m_s)
         # the mixtures: each group is mixed once, by every gate that may read it
-        readers_task = [self._readers_of_task_group(k, G_task, G_shared) for k in range(K)]  # (R, B, m_t)
-        readers_shared = self._readers_of_shared_group(G_task, G_shared)                    # (K or K+1, B, m_s)
-        mixed_task = [kern.gate_mix_forward(H_task[k], readers_task[k]) for k in range(K)]  # K x (R, B, U)
-        mixed_shared = kern.gate_mix_forward(H_shared, readers_shared)                      # (K [+1], B, U)
+        readers_task = G_task[..., :, None, :, :mt]                                 # gate k: (K, 1, B, m_t)
+        readers_shared = G_task[..., :, :, mt:]                                     # every task gate: (K, B, m_s)
+        if not top:                           # the shared gate reads every group too
+            by_task = np.swapaxes(G_shared[..., 0, :, :K * mt].reshape(G_shared.shape[:-3] + (-1, K, mt)), -3, -2)
+            readers_task = np.concatenate([readers_task, by_task[..., :, None, :, :]], axis=-3)   # (K, 2, B, m_t)
+            readers_shared = np.concatenate([readers_shared, G_shared[..., :, :, K * mt:]], axis=-3)  # (K+1, B, m_s)
+        mixed_task = kern.gate_mix_forward(H_task, readers_task)                    # (K, 1 or 2, B, U)
+        mixed_shared = kern.gate_mix_forward(H_shared, readers_shared)              # (K [+1], B, U)
         # t_k' = sum over own experts + sum over shared experts
-        task_out = np.stack([mixed_task[k][0] for k in range(K)]) + mixed_shared[:K]      # (K, B, U)
-        shared_out = None if top else sum(m[1] for m in mixed_task) + mixed_shared[K]    # (B, U)
-        cache = (task_in, shared_in, H_task, H_shared, readers_task, readers_shared,
-                 task_gate_cache, shared_gate_cache)
+        task_out = mixed_task[..., :, 0, :, :] + mixed_shared[..., :K, :, :]        # (K, B, U)
+        shared_out = None if top else mixed_task[..., :, 1, :, :].sum(axis=-3) + mixed_shared[..., K, :, :]
+        cache = LevelCache(task_in, shared_in, H_task, H_shared, readers_task, readers_shared, task_gates,
+                           shared_gate)
         return task_out, shared_out, cache
 
-    def _readers_of_task_group(self, k, G_task, G_shared):
-        """Weights on task k's experts: gate k's first m_t, and the shared gate's k-th block."""
-        mt = self.n_task_experts
-        parts = [G_task[k, :, :mt]]
-        if G_shared is not None:
-            parts.append(G_shared[0, :, k * mt:(k + 1) * mt])
-        return np.stack(parts)                                             # (1 or 2, B, m_t)
-
-    def _readers_of_shared_group(self, G_task, G_shared):
-        """Weights on the shared experts: every task gate's last m_s, and the shared gate's."""
-        mt, K = self.n_task_experts, self.n_tasks
-        parts = G_task[:, :, mt:]
-        if G_shared is not None:
-            parts = np.concatenate([parts, G_shared[:, :, K * mt:]])
-        return np.ascontiguousarray(parts)                                 # (K or K+1, B, m_s)
-
     # ----------------------------------------------------------------- backward
-    def _shared_backward(self, caches, dF):
-        grads = {}
-        d_task, d_shared = dF, None                                        # (K, B, U), top has no shared out
+    def shared_backward(self, caches, dF, grads):
+        d_task, d_shared = dF, None                                # (K, B, U); the top has no shared output
         for level in range(self.n_levels, 0, -1):
             d_task, d_shared = self._level_backward(level, caches[level - 1], d_task, d_shared, grads)
-        return grads
 
-    def _level_backward(self, level, cache, d_task_out, d_shared_out, grads):
+    def _level_backward(self, level, c, d_task_out, d_shared_out, grads):
         """Backward of one level; fills ``grads`` and returns d(task inputs) (K, B, D_l), d(shared input)."""
-        (task_in, shared_in, H_task, H_shared, readers_task, readers_shared,
-         task_gate_cache, shared_gate_cache) = cache
-        p, kern, n = self.params, self.kernels, self._level_names(level)
-        K, mt, ms = self.n_tasks, self.n_task_experts, self.n_shared_experts
+        p, kern, n = self.params, self.kernels, self._names(level)
+        K, mt = self.n_tasks, self.n_task_experts
         top, first = level == self.n_levels, level == 1
-        B = d_task_out.shape[1]
-        dG_task = np.empty((K, B, mt + ms), self.dtype)
-        dG_shared = None if top else np.empty((1, B, K * mt + ms), self.dtype)
-
         # the mixtures: each group's readers get their gradients back
-        dH_task = []
-        for k in range(K):
-            d_read = d_task_out[k][None] if top else np.stack([d_task_out[k], d_shared_out])  # (R, B, U)
-            dH, dG = kern.gate_mix_backward(H_task[k], readers_task[k], d_read)
-            dH_task.append(dH)
-            dG_task[k, :, :mt] = dG[0]
-            if not top:
-                dG_shared[0, :, k * mt:(k + 1) * mt] = dG[1]
-        d_read = d_task_out if top else np.concatenate([d_task_out, d_shared_out[None]])
-        dH_shared, dG = kern.gate_mix_backward(H_shared, readers_shared, d_read)
-        dG_task[:, :, mt:] = dG[:K]
+        d_mixed_task = d_task_out[..., :, None, :, :]                              # (K, 1, B, U)
+        d_mixed_shared = d_task_out
         if not top:
-            dG_shared[0, :, K * mt:] = dG[K]
+            shared = np.broadcast_to(d_shared_out[..., None, None, :, :], d_mixed_task.shape)
+            d_mixed_task = np.concatenate([d_mixed_task, shared], axis=-3)          # (K, 2, B, U)
+            d_mixed_shared = np.concatenate([d_task_out, d_shared_out[..., None, :, :]], axis=-3)
+        dH_task, d_readers_task = kern.gate_mix_backward(c.H_task, c.readers_task, d_mixed_task)
+        dH_shared, d_readers_shared = kern.gate_mix_backward(c.H_shared, c.readers_shared, d_mixed_shared)
+        dG_task = np.concatenate([d_readers_task[..., :, 0, :, :], d_readers_shared[..., :K, :, :]], axis=-1)
 
         # the gates
-        dX_task_gate, grads[n["task_gate_kernel"]], grads[n["task_gate_bias"]] = layers.softmax_gate_backward(
-            dG_task, task_gate_cache, need_dX=not first)
+        dX_task_gate, (dW, db) = kern.softmax_gate_backward(
+            dG_task[..., None, :, :], c.task_gates, need_dX=not first)
+        grads[n["task_gate_kernel"]], grads[n["task_gate_bias"]] = dW[..., 0, :, :], db[..., 0, :]
+        dX_shared_gate = 0
         if not top:
-            dX_shared_gate, grads[n["shared_gate_kernel"]], grads[n["shared_gate_bias"]] = \
-                layers.softmax_gate_backward(dG_shared, shared_gate_cache, need_dX=not first)
+            by_task = np.swapaxes(d_readers_task[..., :, 1, :, :], -3, -2)          # (B, K, m_t)
+            dG_shared = np.concatenate([by_task.reshape(by_task.shape[:-2] + (K * mt,)),
+                                        d_readers_shared[..., K, :, :]], axis=-1)[..., None, :, :]
+            dX_shared_gate, _ = kern.softmax_gate_backward(dG_shared, c.shared_gate, need_dX=not first, out=(
+                grads[n["shared_gate_kernel"]], grads[n["shared_gate_bias"]]))
 
         # the experts
-        W_task = p[n["task_expert_kernel"]]
-        dW_task, db_task, d_task_in = np.empty_like(W_task), np.empty_like(p[n["task_expert_bias"]]), []
-        for k in range(K):
-            dX, dW_task[k], db_task[k] = kern.experts_backward(task_in[k], W_task[k], H_task[k], dH_task[k],
-                                                               need_dX=not first)
-            d_task_in.append(dX)
-        grads[n["task_expert_kernel"]], grads[n["task_expert_bias"]] = dW_task, db_task
-        dX_shared, grads[n["shared_expert_kernel"]], grads[n["shared_expert_bias"]] = kern.experts_backward(
-            shared_in, p[n["shared_expert_kernel"]], H_shared, dH_shared, need_dX=not first)
-        if first:                                                          # x needs no gradient
+        d_task_in, grads[n["task_expert_kernel"]], grads[n["task_expert_bias"]] = kern.experts_backward(
+            c.task_in, p[n["task_expert_kernel"]], c.H_task, dH_task, need_dX=not first)
+        d_shared_in, grads[n["shared_expert_kernel"]], grads[n["shared_expert_bias"]] = kern.experts_backward(
+            c.shared_in, p[n["shared_expert_kernel"]], c.H_shared, dH_shared, need_dX=not first)
+        if first:                                                        # x needs no gradient
             return None, None
-        d_task_in = np.stack(d_task_in) + dX_task_gate                     # (K, B, D_l)
-        d_shared_in = dX_shared + (dX_shared_gate if not top else 0)       # (B, D_l)
-        return d_task_in, d_shared_in
+        return d_task_in + dX_task_gate, d_shared_in + dX_shared_gate   # (K, B, D_l), (B, D_l)
 
     # --------------------------------------------------------------- inspection
     def gates(self, X):
         """Every level's gate weights, for inspection: a list (one per level) of
         ``{"task": (K, B, m_t + m_s), "shared": (1, B, K m_t + m_s) or None}``."""
-        X = self._check_X(X)
+        X = self.check_inputs(X)
         if isinstance(X, list):
             raise ValueError("PLE.gates takes one input array (B, n_features); call it per task for per-task inputs")
-        _, caches = self._shared_forward(X)
-        return [{"task": c[6][1], "shared": None if c[7] is None else c[7][1]} for c in caches]
+        _, caches = self.shared_forward(X)
+        mt = self.n_task_experts
+        out = []
+        for c in caches:
+            task = np.concatenate([c.readers_task[..., :, 0, :, :], c.readers_shared[..., :self.n_tasks, :, :]],
+                                  axis=-1)
+            shared = None
+            if c.shared_gate is not None:
+                by_task = np.swapaxes(c.readers_task[..., :, 1, :, :], -3, -2)
+                shared = np.concatenate([by_task.reshape(by_task.shape[:-2] + (self.n_tasks * mt,)),
+                                         c.readers_shared[..., self.n_tasks, :, :]], axis=-1)[..., None, :, :]
+            out.append({"task": task, "shared": shared})
+        return out
 
 
 class CGC(PLE):

@@ -1,16 +1,36 @@
 r"""Layers as forward/backward pairs (CS231n style): ``forward -> (out, cache)``,
 ``backward(dout, cache) -> gradients``.
 
-Every layer works on a batch of rows and, where it helps the multi-task models, on a
-leading task axis K: K towers (or K gates) are then one ``np.matmul`` instead of K.
+Every shape below is for one run. Any array may also carry leading *run* axes (``...``):
+R independent runs stacked on one array, computed by the same code (NumPy broadcasting over
+the leading axes; see ``mmoe_np/models/base.py``). That is why indexing is written from the
+right (``axis=-1``) and why one input read by several weight sets is written ``x[..., None, :, :]``.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 
-def _sum_to_shape(grad: np.ndarray, shape) -> np.ndarray:
-    """Undo broadcasting: sum ``grad`` over the axes that were broadcast to reach it."""
+class DenseCache(NamedTuple):
+    x: np.ndarray          # the layer's input
+    W: np.ndarray          # its weights
+
+
+class GateCache(NamedTuple):
+    dense: DenseCache      # the gates' logits layer
+    G: np.ndarray          # the gate weights (K, B, E)
+
+
+class TowerCache(NamedTuple):
+    hidden: DenseCache     # dense(U -> T)
+    relu: np.ndarray       # the hidden activations (K, B, T); their sign is ReLU's mask
+    output: DenseCache     # dense(T -> O)
+
+
+def sum_to_shape(grad: np.ndarray, shape) -> np.ndarray:
+    """Undo broadcasting: sum ``grad`` over the axes that were broadcast to reach ``shape``."""
     while grad.ndim > len(shape):
         grad = grad.sum(axis=0)
     for axis, size in enumerate(shape):
@@ -19,27 +39,15 @@ def _sum_to_shape(grad: np.ndarray, shape) -> np.ndarray:
     return grad
 
 
-def _one_input_many_weights(x, W):
-    """True when one input ``x`` (B, I) or (1, B, I) meets K weight matrices ``W`` (K, I, O)."""
-    return W.ndim == 3 and (x.ndim == 2 or (x.ndim == 3 and x.shape[0] == 1))
-
-
 def dense_forward(x, W, b):
     r"""Affine layer :math:`z = x W + b`.
 
     Shapes: ``x`` (..., B, I), ``W`` (..., I, O), ``b`` (..., O) -> ``z`` (..., B, O).
-    Leading axes broadcast (e.g. one input ``(B, I)`` into K towers ``W: (K, I, O)``).
+    Leading axes broadcast, e.g. one input ``(1, B, I)`` into K towers ``W: (K, I, O)``.
     """
-    if _one_input_many_weights(x, W):
-        # All K products in one BLAS call: x (B, I) @ [W_1 ... W_K] (I, K*O). NumPy's
-        # broadcast matmul would loop without BLAS here (about 20x slower at B = 8192).
-        K, I, O = W.shape
-        z = (x.reshape(-1, I) @ W.transpose(1, 0, 2).reshape(I, K * O)).reshape(-1, K, O)
-        z = z.transpose(1, 0, 2)                                      # (K, B, O), a view
-    else:
-        z = np.matmul(x, W)
+    z = np.matmul(x, W)
     z += b[..., None, :]
-    return z, (x, W)
+    return z, DenseCache(x, W)
 
 
 def dense_backward(dz, cache):
@@ -47,24 +55,19 @@ def dense_backward(dz, cache):
 
     .. math:: dx = dz\,W^\top,\quad dW = x^\top dz,\quad db = \sum_{batch} dz
 
-    Returns ``dx`` (shape of x), ``dW`` (shape of W), ``db`` (..., O).
+    Returns ``dx`` (shape of x), ``dW`` (shape of W), ``db`` (..., O), each summed over the
+    axes that broadcasting added in the forward pass.
     """
     x, W = cache
-    db = dz.sum(axis=-2)
-    if _one_input_many_weights(x, W):
-        # the K products as one BLAS call each, as in dense_forward
-        K, I, O = W.shape
-        dz_wide = dz.transpose(1, 0, 2).reshape(-1, K * O)                   # (B, K*O)
-        dW = (x.reshape(-1, I).T @ dz_wide).reshape(I, K, O).transpose(1, 0, 2)
-        dx = (dz_wide @ W.transpose(0, 2, 1).reshape(K * O, I)).reshape(np.shape(x))  # sum over k
-        return dx, dW, db
-    dx = _sum_to_shape(np.matmul(dz, np.swapaxes(W, -1, -2)), np.shape(x))
-    dW = _sum_to_shape(np.matmul(np.swapaxes(x, -1, -2), dz), W.shape)
+    db = dz.sum(axis=-2)                                               # sum over the batch
+    dx = sum_to_shape(np.matmul(dz, np.swapaxes(W, -1, -2)), np.shape(x))
+    dW = sum_to_shape(np.matmul(np.swapaxes(x, -1, -2), dz), W.shape)
+    db = sum_to_shape(db, W.shape[:-2] + W.shape[-1:])                # b has W's leading axes
     return dx, dW, db
 
 
 def relu_forward(z):
-    """:math:`\\max(z, 0)`, any shape. The cache is the output (its sign is the mask)."""
+    """:math:`\\max(z, 0)`, any shape (NaN stays NaN). The cache is the output (its sign is the mask)."""
     a = np.maximum(z, 0)
     return a, a
 
@@ -81,29 +84,30 @@ def softmax(z, axis=-1):
     return e
 
 
+def softmax_backward(dG, G):
+    r"""Softmax's Jacobian-vector product, per row: :math:`dl_e = g_e\,(dg_e - \sum_j g_j\,dg_j)`."""
+    return G * (dG - (dG * G).sum(axis=-1, keepdims=True))
+
+
 def softmax_gate_forward(X, gate_kernel, gate_bias):
     r"""The paper's gates, all K at once: :math:`g^k(x) = \mathrm{softmax}(W_{gk} x + b_{gk})`.
 
     Shapes: ``X`` (B, D), ``gate_kernel`` (K, D, E), ``gate_bias`` (K, E)
     -> ``G`` (K, B, E), each row a distribution over the E experts.
     """
-    logits, dense_cache = dense_forward(X, gate_kernel, gate_bias)   # (K, B, E)
+    logits, dense_cache = dense_forward(X[..., None, :, :], gate_kernel, gate_bias)   # (K, B, E)
     G = softmax(logits, axis=-1)
-    return G, (dense_cache, G)
+    return G, GateCache(dense_cache, G)
 
 
 def softmax_gate_backward(dG, cache, need_dX=False):
-    r"""Backward of the gates.
-
-    Softmax Jacobian-vector product, per row:
-    :math:`dl_e = g_e\,(dg_e - \sum_j g_j\,dg_j)`.
+    r"""Backward of the gates: softmax's backward, then the dense layer's.
 
     Returns ``dX`` (B, D) or None, ``dgate_kernel`` (K, D, E), ``dgate_bias`` (K, E).
     """
-    dense_cache, G = cache
-    dlogits = G * (dG - (dG * G).sum(axis=-1, keepdims=True))        # (K, B, E)
-    dX, dW, db = dense_backward(dlogits, dense_cache)                  # (B, D), (K, D, E), (K, E)
-    return (dX if need_dX else None), dW, db
+    dlogits = softmax_backward(dG, cache.G)                            # (K, B, E)
+    dX, dW, db = dense_backward(dlogits, cache.dense)                  # dX summed over the K gates
+    return (dX[..., 0, :, :] if need_dX else None), dW, db
 
 
 def towers_forward(F, tower_kernel, tower_bias, output_kernel, output_bias):
@@ -111,24 +115,23 @@ def towers_forward(F, tower_kernel, tower_bias, output_kernel, output_bias):
 
     .. math:: \hat y_k = h^k(f^k) = W_{ok}\,\mathrm{ReLU}(W_{tk} f^k + b_{tk}) + b_{ok}
 
-    Shapes: ``F`` (K, B, U), or (1, B, U) / (B, U) when every tower reads the same input
+    Shapes: ``F`` (K, B, U), or (1, B, U) when every tower reads the same input
     (Shared-Bottom); ``tower_kernel`` (K, U, T), ``tower_bias`` (K, T),
     ``output_kernel`` (K, T, O), ``output_bias`` (K, O) -> ``out`` (K, B, O).
     """
     z, hidden_cache = dense_forward(F, tower_kernel, tower_bias)       # (K, B, T)
     a, relu_cache = relu_forward(z)
     out, output_cache = dense_forward(a, output_kernel, output_bias)   # (K, B, O)
-    return out, (hidden_cache, relu_cache, output_cache)
+    return out, TowerCache(hidden_cache, relu_cache, output_cache)
 
 
 def towers_backward(dout, cache):
     """Backward of :func:`towers_forward`.
 
-    Returns ``dF`` (shape of F) and a dict of gradients keyed like the tower parameters.
+    Returns ``dF`` (shape of F, summed over the towers when they share it) and the
+    gradients ``(dtower_kernel, dtower_bias, doutput_kernel, doutput_bias)``.
     """
-    hidden_cache, relu_cache, output_cache = cache
-    da, dWo, dbo = dense_backward(dout, output_cache)
-    dz = relu_backward(da, relu_cache)
-    dF, dWt, dbt = dense_backward(dz, hidden_cache)
-    grads = {"tower_kernel": dWt, "tower_bias": dbt, "output_kernel": dWo, "output_bias": dbo}
-    return dF, grads
+    da, dWo, dbo = dense_backward(dout, cache.output)
+    dz = relu_backward(da, cache.relu)
+    dF, dWt, dbt = dense_backward(dz, cache.hidden)
+    return dF, (dWt, dbt, dWo, dbo)

@@ -1,0 +1,103 @@
+"""The run axis: R runs trained as one model equal R separate fits with the same seeds."""
+import numpy as np
+import pytest
+
+import mmoe_np as mn
+from mmoe_np.gradcheck import check_model
+
+D = 6
+SIZES = {mn.MMoE: dict(n_experts=3, expert_units=4), mn.OMoE: dict(n_experts=3, expert_units=4),
+         mn.SharedBottom: dict(bottom_units=5), mn.SingleTask: dict(hidden_units=5),
+         mn.CGC: dict(n_task_experts=2, n_shared_experts=1, expert_units=3),
+         mn.PLE: dict(n_task_experts=1, n_shared_experts=2, expert_units=3, n_levels=2)}
+MODELS = list(SIZES)
+BACKENDS = ["numpy", "numba", pytest.param("cuda", marks=pytest.mark.cuda)]
+
+
+def build(cls, seed, backend="numpy", **kw):
+    return cls(n_features=D, tower_units=3, seed=seed, backend=backend, **{**SIZES[cls], **kw})
+
+
+def data(runs, n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((runs, n, D))
+    Y = np.stack([np.sin(X[..., 0]) + X[..., 1], X[..., 2] * X[..., 3]], axis=-1)     # (runs, n, 2)
+    return X, Y
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("cls", MODELS)
+def test_stacked_runs_equal_separate_fits(cls, backend):
+    """Each run its own initialisation, data and minibatch order; float64 within 1e-10 after Adam steps."""
+    seeds, fit_seeds = [3, 11, 5], [7, 8, 9]
+    X, Y = data(len(seeds))
+    Y = Y[..., :1] if cls is mn.SingleTask else Y
+    steps, batch = (6, 8) if backend == "cuda" else (25, 16)
+    stacked = build(cls, seeds, backend)
+    mn.fit(stacked, X, Y, steps=steps, batch_size=batch, optimizer=mn.Adam(lr=1e-2), seed=fit_seeds, progress=False)
+    for r, s in enumerate(seeds):
+        one = build(cls, s, backend)
+        mn.fit(one, X[r], Y[r], steps=steps, batch_size=batch, optimizer=mn.Adam(lr=1e-2), seed=fit_seeds[r],
+               progress=False)
+        for name, value in one.params.items():
+            np.testing.assert_allclose(stacked.params[name][r], value, rtol=1e-10, atol=1e-12,
+                                       err_msg=f"run {r}: {name}")
+        run = stacked.run(r)
+        np.testing.assert_allclose(run.predict(X[r])[0], one.predict(X[r])[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("cls", MODELS)
+def test_gradient_checks_with_a_run_axis(cls, backend):
+    model = build(cls, [4, 5], backend)
+    X = np.random.default_rng(1).standard_normal((2, 5, D))
+    errors = check_model(model, X, [np.zeros((2, 5, 1))] * model.n_tasks, max_entries=12)
+    assert max(errors.values()) <= 1e-6
+
+
+def test_two_run_axes_and_an_input_shared_by_every_run():
+    """Runs (R, C): one input (B, D) is read by every run; predictions are per run."""
+    seeds = np.arange(6).reshape(2, 3)
+    model = build(mn.MMoE, seeds)
+    X = np.random.default_rng(0).standard_normal((4, D))
+    preds, _ = model.forward(X)
+    assert preds[0].shape == (2, 3, 4, 1)
+    for idx in np.ndindex(2, 3):
+        np.testing.assert_allclose(preds[1][idx], build(mn.MMoE, int(seeds[idx])).forward(X)[0][1], rtol=1e-13)
+    with pytest.raises(ValueError, match=r"leading \(run\) axes \(5,\), which do not fit this model's runs \(2, 3\)"):
+        model.forward(np.zeros((5, 4, D)))
+
+
+def test_learning_rates_per_run_and_frozen_runs():
+    X, Y = data(3)
+    model = build(mn.MMoE, [0, 0, 0])
+    opt = mn.Adam(lr=np.array([1e-3, 1e-2, 1e-2]))
+    opt.freeze(np.array([False, False, True]))
+    start = model.params.flat.copy()
+    mn.fit(model, X, Y, steps=10, batch_size=16, optimizer=opt, progress=False)
+    moved = np.abs(model.params.flat - start).max(axis=-1)
+    assert moved[1] > moved[0] > 0 and moved[2] == 0
+
+
+def test_a_diverging_run_is_frozen_and_the_others_train_on():
+    X, Y = data(2)
+    Y = Y.copy()
+    Y[1] *= 1e6                                             # run 1's targets make its loss explode
+    model = build(mn.SharedBottom, [1, 2])
+    history = mn.fit(model, X, Y, steps=40, batch_size=16, optimizer=mn.SGD(lr=np.array([0.01, 10.0])),
+                     eval_every=10, on_divergence="freeze", progress=False)
+    assert history.diverged[1] > 0 and history.diverged[0] == 0
+    assert np.isfinite(model.params.flat).all()
+    assert np.abs(model.params.flat[1]).max() < 1e3           # run 1 keeps parameters one can train on
+    with pytest.raises(mn.TrainingDiverged, match=r"diverged at step \d+ in 1 run\(s\), first run \(1,\)"):
+        mn.fit(build(mn.SharedBottom, [1, 2]), X, Y, steps=40, batch_size=16,
+               optimizer=mn.SGD(lr=np.array([0.01, 10.0])), progress=False)
+
+
+def test_run_seeds_are_checked():
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        build(mn.MMoE, [1, -1])
+    with pytest.raises(TypeError, match="seed must be a non-negative integer"):
+        build(mn.MMoE, [1.5, 2])
+    with pytest.raises(ValueError, match="at least one seed"):
+        build(mn.MMoE, [])
