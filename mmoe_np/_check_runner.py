@@ -41,7 +41,7 @@ def _encode(value, key, store, top=True):
     """
     import numpy as np
     if top and isinstance(value, (tuple, list)):
-        return {"kind": type(value).__name__,
+        return {"kind": "tuple" if isinstance(value, tuple) else "list",     # a namedtuple is a tuple
                 "items": [_encode(v, f"{key}_{i}", store, top=False) for i, v in enumerate(value)]}
     if top and isinstance(value, dict):
         return {"kind": "dict", "items": {str(k): _encode(v, f"{key}_{k}", store, top=False) for k, v in value.items()}}

@@ -29,6 +29,23 @@ def non_negative_int(name: str, value) -> int:
     return int(value)
 
 
+def seed_value(name: str, value) -> int:
+    """``value`` as an int seed, or raise if it is not an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a non-negative integer, a numpy Generator, or (for a model) a "
+                        f"sequence of non-negative integers, one per run; got {value!r} ({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return int(value)
+
+
+def generator(name: str, seed) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from ``seed``: a Generator (used as is) or an integer >= 0."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed_value(name, seed))
+
+
 def real(name: str, value, *, low=None, high=None, low_open=False) -> float:
     """Return ``value`` as a finite float inside [low, high] (or (low, high] with low_open)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -27,6 +27,7 @@ import ast
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,18 +76,32 @@ def exercise_name(path, source):
         tree = ast.parse(source, str(path))
     except SyntaxError as err:
         raise CannotCheck(f"{path}, line {err.lineno}: syntax error: {err.msg}") from None
+    by_stem = next((n for n in sorted(exercises.EXERCISES, key=len, reverse=True) if Path(path).stem.endswith(n)),
+                   None)
     for node in tree.body:
         if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "EXERCISE" for t in node.targets)
                 and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
             name = node.value.value
             break
     else:
-        name = next((n for n in sorted(exercises.EXERCISES, key=len, reverse=True) if Path(path).stem.endswith(n)),
-                    None)
+        name = by_stem
     if name not in exercises.EXERCISES:
         raise CannotCheck(f"{path}: does not say which exercise it is; add a line EXERCISE = one of "
                           f"{sorted(exercises.EXERCISES)}")
+    if by_stem is not None and by_stem != name:
+        raise CannotCheck(f"{path}: the file is named for exercise {by_stem!r} but says EXERCISE = {name!r}; "
+                          "which one is it? (rename the file or fix the line)")
     return name
+
+
+def imports_library(source):
+    """Whether the file imports ``mmoe_np``, which holds reference answers (worth a grader's look)."""
+    for node in ast.walk(ast.parse(source)):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        if any(n == "mmoe_np" or n.startswith("mmoe_np.") for n in names):
+            return True
+    return "mmoe_np" in source and ("__import__" in source or "importlib" in source)
 
 
 # ---------------------------------------------------------------------- running the student
@@ -95,8 +110,9 @@ def _encode(value, key, store):
     if isinstance(value, np.ndarray):
         store[key] = value
         return {"kind": "array", "key": key}
-    if isinstance(value, (tuple, list)):
-        return {"kind": type(value).__name__, "items": [_encode(v, f"{key}_{i}", store) for i, v in enumerate(value)]}
+    if isinstance(value, (tuple, list)):               # a namedtuple is a tuple too
+        return {"kind": "tuple" if isinstance(value, tuple) else "list",
+                "items": [_encode(v, f"{key}_{i}", store) for i, v in enumerate(value)]}
     if isinstance(value, dict):
         return {"kind": "dict", "items": {k: _encode(v, f"{key}_{k}", store) for k, v in value.items()}}
     return {"kind": "scalar", "value": value}
@@ -127,12 +143,8 @@ def run_student(path, exercise, timeout):
         spec = {"file": str(Path(path).resolve()), "functions": list(exercise.functions), "calls": calls,
                 "folder": str(folder), "nonce": nonce}
         env = {k: v for k, v in os.environ.items() if not k.startswith("MMOE_CHECK")}
-        try:
-            subprocess.run([sys.executable, "-m", "mmoe_np._check_runner"], input=json.dumps(spec) + "\n",
-                           text=True, capture_output=True, timeout=timeout, cwd=Path(path).resolve().parent, env=env)
-        except subprocess.TimeoutExpired:
-            raise CannotCheck(f"{path}: did not finish within {timeout:g} s (an endless loop?); the limit is "
-                              "--timeout") from None
+        _run_child([sys.executable, "-m", "mmoe_np._check_runner"], json.dumps(spec) + "\n", timeout,
+                   Path(path).resolve().parent, env, path)
         result_path = folder / "result.json"
         try:
             result = json.loads(result_path.read_text())
@@ -151,6 +163,9 @@ def run_student(path, exercise, timeout):
             arrays = {k: f[k] for k in f.files}
         if "fatal" in result:
             raise CannotCheck(f"{path}: {result['fatal']}")
+        if len(result.get("calls", ())) != len(exercise.calls):
+            raise CannotCheck(f"{path}: the checker got {len(result.get('calls', ()))} results for "
+                              f"{len(exercise.calls)} calls")
         outcomes = []
         for call in result["calls"]:
             if call.get("todo"):
@@ -162,23 +177,60 @@ def run_student(path, exercise, timeout):
         return outcomes
 
 
+def _run_child(command, stdin, timeout, cwd, env, path):
+    """Run the child in its own process group; on a time-out kill the whole group (the student's
+    code may have started processes of its own that would keep the pipes open)."""
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=cwd, env=env, start_new_session=hasattr(os, "killpg"))
+    try:
+        proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise CannotCheck(f"{path}: did not finish within {timeout:g} s (an endless loop?); the limit is "
+                          "--timeout") from None
+    finally:
+        _kill_group(proc)                              # whatever the student's code left running
+
+
+def _kill_group(proc):
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        proc.communicate(timeout=5)
+    except (subprocess.TimeoutExpired, ValueError):
+        pass
+
+
 # ------------------------------------------------------------------------------- checking
 def check_file(path, timeout=DEFAULT_TIMEOUT) -> Verdict:
     """Check one file; never raises."""
-    name = ""
+    name, note = "", ""
     try:
         source = read_source(path)
         name = exercise_name(path, source)
+        if imports_library(source):
+            note = " (note: the file imports mmoe_np, which holds reference answers)"
         exercise = exercises.EXERCISES[name]()            # inputs and expected values, computed here
         outcomes = run_student(path, exercise, timeout)
     except CannotCheck as err:
         return Verdict("ERROR", name, str(err))
+    except Exception as err:                               # a checker fault must not look like a verdict
+        return Verdict("ERROR", name, f"{path}: the checker could not check this file "
+                                      f"({type(err).__name__}: {err}); please report it")
     if any(kind == "todo" for kind, _ in outcomes):
-        return Verdict("TODO", name, "not done yet -- fill in the part between the TODO fences")
+        return Verdict("TODO", name, "not done yet -- fill in the part between the TODO fences" + note)
     try:
-        return Verdict("PASS", name, exercise.judge(outcomes))
+        return Verdict("PASS", name, exercise.judge(outcomes) + note)
     except exercises.Wrong as err:
-        return Verdict("FAIL", name, str(err))
+        return Verdict("FAIL", name, str(err) + note)
+    except Exception as err:
+        return Verdict("ERROR", name, f"{path}: the checker could not judge the answers "
+                                      f"({type(err).__name__}: {err}); please report it")
 
 
 def main(argv=None):

@@ -13,6 +13,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import outputs
+
 _quick_folder = None
 
 
@@ -31,13 +33,15 @@ def figures_dir() -> Path:
     global _quick_folder
     if os.environ.get("MMOE_FIGURES"):
         folder = Path(os.environ["MMOE_FIGURES"])
+        if quick() and outputs.is_committed(folder):
+            raise outputs.OutputError(f"MMOE_FIGURES={folder} is where the committed figures live, and "
+                                      "MMOE_QUICK=1 is set: a quick run never writes there (unset one of them)")
     elif quick():
         if _quick_folder is None:
             _quick_folder = Path(tempfile.mkdtemp(prefix="mmoe-quick-figures-"))
         folder = _quick_folder
     else:
-        repo = Path(__file__).resolve().parent.parent
-        folder = repo / "figures" if (repo / "lessons").is_dir() else Path.cwd() / "figures"
+        folder = outputs.default("figures")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

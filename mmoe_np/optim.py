@@ -78,9 +78,22 @@ class Optimizer:
         return lr
 
     def freeze(self, runs):
-        """Stop updating the runs where ``runs`` (a bool array over the run axes) is True."""
+        """Stop updating the runs where ``runs`` (a bool array over the run axes) is True, and clear their
+        state (moments, velocity), so that nothing a diverged run computed can move it again."""
         runs = np.asarray(runs, dtype=bool)
+        if self._frozen is not None and runs.shape != self._frozen.shape:
+            raise ValueError(f"runs must be a bool array of the run shape {self._frozen.shape}, got {runs.shape}")
         self._frozen = runs if self._frozen is None else (self._frozen | runs)
+        for state in self._states():
+            for array in state.values():
+                if array.shape[:runs.ndim] != runs.shape:
+                    raise ValueError(f"runs must be a bool array of the run shape {array.shape[:runs.ndim]}, got "
+                                     f"{runs.shape}")
+                array[runs] = 0.0
+
+    def _states(self):
+        """The optimizer's per-parameter state dicts."""
+        return []
 
     @staticmethod
     def _run_shape(params):
@@ -99,6 +112,9 @@ class SGD(Optimizer):
         super().__init__(lr)
         self.momentum = _checks.real("momentum", momentum, low=0.0, high=1.0)
         self.velocity: dict[str, np.ndarray] = {}
+
+    def _states(self):
+        return [self.velocity]
 
     def step(self, params, grads):
         self._check_state(params, grads)
@@ -130,7 +146,8 @@ class Adam(Optimizer):
     ``fused=True`` (default) applies the three lines above in one compiled pass over the
     model's whole flat parameter buffer (:func:`mmoe_np.kernels.cpu.adam_update`);
     ``fused=False`` does the same with NumPy array operations (about 13 of them per parameter,
-    each a pass over memory). Both give the same numbers.
+    each a pass over memory). Both compute the same update, equal up to rounding. The fused pass
+    is numba code (compiled on first use, whatever the model's backend).
     """
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, fused=True):
@@ -144,6 +161,9 @@ class Adam(Optimizer):
         self.t = 0
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
+
+    def _states(self):
+        return [self.m, self.v]
 
     def step(self, params, grads):
         self._check_state(params, grads)

@@ -102,3 +102,20 @@ def prepare_file(option: str, path, suffixes=None) -> Path:
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"{option} {path}: the file is not writable")
     return path
+
+
+def choose(option: str, given, committed: str, *, full_run: bool, force: bool, label: str, what: str,
+           file: bool = False, suffixes=None, scratch=None) -> Path:
+    """Where a run writes, checked and created before any work: ``given`` (the user's option) when set;
+    else the committed place ``committed`` (relative to the repository) for the documented full run
+    ``what`` or with ``force``; else a fresh scratch folder (``scratch``, or a new one named ``label``).
+    ``file``: the output is one file (named like ``committed`` inside a scratch folder)."""
+    if given is not None:
+        path = Path(given)
+    elif full_run or force:
+        path = default(committed)
+    else:
+        folder = Path(scratch) if scratch is not None else scratch_dir(label)
+        path = folder / Path(committed).name if file else folder
+    check_protected(option, path, full_run=full_run, force=force, what=what)
+    return prepare_file(option, path, suffixes) if file else prepare_dir(option, path)

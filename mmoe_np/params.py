@@ -24,6 +24,8 @@ from math import prod
 
 import numpy as np
 
+from . import _checks
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -33,7 +35,7 @@ class _Entry:
     shape: tuple              # the parameter's shape (one run)
     offset: int               # first element of its region of the flat vector
     stored: tuple             # shape of that region
-    columns: slice | None = None  # dense blocks: the parameter's columns of the region ...
+    columns: tuple | None = None  # dense blocks: the parameter's columns (start, stop) of the region ...
     split: tuple | None = None    # ... reshaped to this
     axes: tuple | None = None     # ... and transposed like this (None: no transpose)
 
@@ -87,7 +89,7 @@ class Layout:
             rest = tuple(kshape[:axis] + kshape[axis + 1:])       # the kernel's shape without its input axis
             order = list(range(1, len(kshape)))
             order.insert(axis, 0)                                  # (D, *rest) -> the kernel's axis order
-            cols = slice(start, start + n)
+            cols = (start, start + n)
             entries.append(_Entry(kname, tuple(kshape), offset, (D, N), cols, (D,) + rest,
                                   None if axis == 0 else tuple(order)))
             entries.append(_Entry(bname, tuple(bshape), offset + D * N, (N,), cols, tuple(bshape)))
@@ -111,7 +113,7 @@ class Layout:
         for e in self.entries.values():
             view = _view(flat[..., e.offset:e.offset + prod(e.stored)], lead + e.stored)
             if e.columns is not None:                              # part of a dense block
-                view = _view(view[..., e.columns], lead + e.split)
+                view = _view(view[..., e.columns[0]:e.columns[1]], lead + e.split)
             if e.axes is not None:
                 n = len(lead)
                 view = view.transpose(tuple(range(n)) + tuple(n + a for a in e.axes))
@@ -167,6 +169,7 @@ class Params(dict):
         if value.shape != target.shape:
             raise ValueError(f"params[{name!r}] must keep its shape {target.shape}, got an array of shape "
                              f"{value.shape}")
+        value = _checks.real_array(f"params[{name!r}]", value, dtype=target.dtype)    # no silent overflow
         np.copyto(target, value, casting="same_kind")
 
     def update(self, *args, **kwargs):

@@ -31,8 +31,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import _checks
+from .data.sampling import EpochSampler
 from .memory import keep_freed_memory
-from .models.base import run_seeds
+from .models.base import seed_array
 from .nn import losses as losses_module
 from .optim import Adam
 
@@ -63,10 +64,11 @@ class History:
 
 
 # ------------------------------------------------------------------------- argument checks
-def task_targets(Y, rows, n_tasks, out_units, name="Y"):
+def task_targets(Y, rows, n_tasks, out_units, name="Y", dtype=np.float64):
     """Normalise ``Y`` to a list of K arrays (..., n_k, out_units), checking shapes and values.
 
     ``rows``: the number of rows, or a list of K (per-task inputs: Y must then be a list).
+    ``dtype``: the model's; a target that overflows it is an error naming it.
     """
     per_task = isinstance(rows, (list, tuple))
     counts = list(rows) if per_task else [rows] * n_tasks
@@ -80,7 +82,7 @@ def task_targets(Y, rows, n_tasks, out_units, name="Y"):
             y = _checks.real_array(f"{name}[{k}]", y, dtype=np.float64)
             if y.ndim == 1 and out_units == 1:
                 y = y[:, None]
-            out.append(_checks.finite_array(f"{name}[{k}]", y, min_ndim=2, shape=(n, out_units)))
+            out.append(_checks.finite_array(f"{name}[{k}]", y, min_ndim=2, shape=(n, out_units), dtype=dtype))
         return out
     if per_task:
         raise ValueError(f"with per-task inputs (X a list of {n_tasks} arrays), {name} must be a list of "
@@ -88,8 +90,45 @@ def task_targets(Y, rows, n_tasks, out_units, name="Y"):
     if out_units != 1:
         raise ValueError(f"{name} as one array needs out_units == 1; pass a list of {n_tasks} "
                          f"(n, {out_units}) arrays instead")
-    Y = _checks.finite_array(name, Y, min_ndim=2, dtype=np.float64, shape=(rows, n_tasks))
+    Y = _checks.finite_array(name, Y, min_ndim=2, dtype=dtype, shape=(rows, n_tasks))
     return [Y[..., k:k + 1] for k in range(n_tasks)]
+
+
+def check_labels(loss_fns, targets, name="Y"):
+    """Labels of the tasks trained with binary cross-entropy must lie in [0, 1]: checked once, up front,
+    so a bad label is an error before training rather than at the step that first draws it."""
+    for k, (fn, y) in enumerate(zip(loss_fns, targets)):
+        if fn is losses_module.bce_with_logits:
+            outside = (y < 0) | (y > 1)
+            if outside.any():
+                first = tuple(int(i) for i in np.argwhere(outside)[0])
+                raise ValueError(f"{name}: task {k} is trained with bce_with_logits, whose labels must lie in "
+                                 f"[0, 1]; got {y[first]} at index {first}")
+
+
+def loss_value(fn, out, pred, run_shape, k):
+    """Check what a loss function returned, ``(loss, dpred)``, and return the loss as floats.
+
+    The loss must be real numbers, one per run (a float for one run); ``dpred`` a float array
+    shaped like ``pred``. A ValueError/TypeError names the loss and the task otherwise.
+    """
+    name = f"loss {getattr(fn, '__name__', repr(fn))} (task {k})"
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{name} must return (loss, dpred), got {type(out).__name__}")
+    value, d = out
+    try:
+        value = np.asarray(value)
+    except Exception:
+        value = np.asarray(None)
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must return the loss as real numbers, got {type(out[0]).__name__}"
+                        f"{' of dtype ' + str(value.dtype) if value.dtype.kind != 'O' else ''}")
+    if value.shape not in ((), tuple(run_shape)):
+        raise ValueError(f"{name} must return one loss per run (shape {tuple(run_shape)}), got shape {value.shape}")
+    if not isinstance(d, np.ndarray) or d.shape != pred.shape or d.dtype.kind != "f":
+        got = f"shape {d.shape}, dtype {d.dtype}" if isinstance(d, np.ndarray) else type(d).__name__
+        raise ValueError(f"{name} must return dpred, a float array shaped like pred {pred.shape}, got {got}")
+    return value.astype(float)
 
 
 def task_losses(loss, n_tasks):
@@ -138,38 +177,15 @@ def evaluate(model, X, Y, loss="mse", batch_size=8192):
     batch_size = _checks.positive_int("batch_size", batch_size)
     loss_fns = task_losses(loss, model.n_tasks)
     X = model.check_inputs(X)
-    targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units)
-    preds = model.predict(X, batch_size=batch_size)
-    return np.stack([np.asarray(fn(p, t)[0], dtype=float) for fn, p, t in zip(loss_fns, preds, targets)], axis=-1)
+    targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units, dtype=model.dtype)
+    check_labels(loss_fns, targets)
+    preds = model.predict(X, batch_size=batch_size, checked=True)
+    lead = np.broadcast_shapes(*[p.shape[:-2] for p in preds])
+    values = [loss_value(fn, fn(p, t), p, lead, k) for k, (fn, p, t) in enumerate(zip(loss_fns, preds, targets))]
+    return np.stack([np.broadcast_to(v, lead) for v in values], axis=-1)
 
 
 # ---------------------------------------------------------------------------- minibatches
-class _Sampler:
-    """Minibatch rows drawn without replacement, a fresh permutation each epoch, for every run.
-
-    ``rngs``: one Generator per run (an array over the run shape), or one for all runs. Every
-    run has the same number of rows, so the epochs of all runs turn over at the same step and
-    one slice of the (runs, n) orders gives every run's batch.
-    """
-
-    def __init__(self, n_rows, batch_size, rngs):
-        self.n, self.batch = n_rows, min(batch_size, n_rows)
-        self.rngs = rngs
-        self.cursor = n_rows                                            # start with a new epoch
-
-    def next(self):
-        if self.cursor + self.batch > self.n:
-            if isinstance(self.rngs, np.random.Generator):
-                self.order = self.rngs.permutation(self.n)
-            else:
-                self.order = np.stack([rng.permutation(self.n) for rng in self.rngs.flat]).reshape(
-                    self.rngs.shape + (self.n,))
-            self.cursor = 0
-        idx = self.order[..., self.cursor:self.cursor + self.batch]
-        self.cursor += self.batch
-        return idx
-
-
 def _take(A, idx):
     """Rows ``idx`` of A: A (..., n, C), idx (B,) or (*run_shape, B) -> (*, B, C)."""
     if idx.ndim == 1:
@@ -183,18 +199,19 @@ class ArrayBatches:
     """Minibatches from arrays held in memory (one input for all tasks, or per-task inputs)."""
 
     def __init__(self, X, targets, batch_size, rngs):
-        self.X, self.targets = X, targets
+        self.X, self.targets, self.batch_size = X, targets, batch_size
         if isinstance(X, list):
-            self.samplers = [_Sampler(x.shape[-2], batch_size, rngs) for x in X]
+            self.samplers = [EpochSampler(x.shape[-2], rngs) for x in X]
         else:
-            self.sampler = _Sampler(X.shape[-2], batch_size, rngs)
+            self.sampler = EpochSampler(X.shape[-2], rngs)
             self.stacked = np.concatenate(targets, axis=-1)            # (..., n, K*O): one gather per step
 
     def next_batch(self, batch_size=None):
+        batch_size = batch_size or self.batch_size
         if isinstance(self.X, list):                                    # every task its own rows
-            idx = [s.next() for s in self.samplers]
+            idx = [s.next(batch_size) for s in self.samplers]
             return [_take(x, i) for x, i in zip(self.X, idx)], [_take(t, i) for t, i in zip(self.targets, idx)]
-        idx = self.sampler.next()
+        idx = self.sampler.next(batch_size)
         Y = _take(self.stacked, idx)
         O = Y.shape[-1] // len(self.targets)
         return _take(self.X, idx), [Y[..., k * O:(k + 1) * O] for k in range(len(self.targets))]
@@ -204,7 +221,7 @@ def _generators(seed, run_shape):
     """The minibatch-order Generator(s): one for all runs, or one per run from a sequence of seeds."""
     if isinstance(seed, np.random.Generator):
         return seed
-    shape, seeds = run_seeds(seed)
+    shape, seeds = seed_array(seed)
     if shape == ():
         return np.random.default_rng(int(seeds[()]))
     if np.broadcast_shapes(shape, run_shape) != tuple(run_shape):
@@ -228,7 +245,6 @@ class Trainer:
 
     def __init__(self, model, optimizer=None, loss="mse", task_weights=None, *, max_loss_ratio=1e4,
                  snapshot_every=100, on_divergence="raise"):
-        keep_freed_memory()                       # large per-step arrays: no page faults (see memory.py)
         self.model = model
         self.optimizer = _check_optimizer(optimizer)
         self.loss_fns = task_losses(loss, model.n_tasks)
@@ -236,6 +252,7 @@ class Trainer:
         self.max_loss_ratio = _checks.real("max_loss_ratio", max_loss_ratio, low=1.0)
         self.snapshot_every = _checks.positive_int("snapshot_every", snapshot_every)
         self.on_divergence = _checks.choice("on_divergence", on_divergence, ("raise", "freeze"))
+        keep_freed_memory()                       # large per-step arrays: no page faults (see memory.py)
         shape = model.run_shape + (model.n_tasks,)
         self.step_count = 0
         self.running, self.n_running = np.zeros(shape), 0
@@ -252,6 +269,10 @@ class Trainer:
         losses, dpreds = self._losses(preds, targets)
         self._guard(losses)
         grads = model.backward(cache, dpreds, checked=True)
+        frozen = self.diverged > 0
+        if frozen.any():                          # diverged runs: no gradient (it may be NaN), no update
+            grads.flat[frozen] = 0.0
+            losses = np.where(frozen[..., None], 0.0, losses)
         self.optimizer.step(model.params, grads)
         self.running += losses
         self.n_running += 1
@@ -264,25 +285,12 @@ class Trainer:
         for k in range(K):
             out = self.loss_fns[k](preds[k], targets[k])
             if not self._checked_loss:
-                self._check_loss_output(out, preds[k], k)
+                loss_value(self.loss_fns[k], out, preds[k], self.model.run_shape, k)
             losses[..., k], d = out
             w = 1.0 if self.weights is None else self.weights[k]
             dpreds.append(d * w if w != 1.0 else d)
         self._checked_loss = True
         return losses, dpreds
-
-    def _check_loss_output(self, out, pred, k):
-        fn = self.loss_fns[k]
-        name = getattr(fn, "__name__", repr(fn))
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError(f"loss {name} must return (loss, dpred), got {type(out).__name__}")
-        value, d = out
-        if np.shape(value) not in ((), self.model.run_shape):
-            raise ValueError(f"loss {name} must return one loss per run (shape {self.model.run_shape}), got "
-                             f"shape {np.shape(value)}")
-        if not isinstance(d, np.ndarray) or d.shape != pred.shape or d.dtype.kind != "f":
-            got = f"shape {d.shape}, dtype {d.dtype}" if isinstance(d, np.ndarray) else type(d).__name__
-            raise ValueError(f"loss {name} must return dpred, a float array shaped like pred {pred.shape}, got {got}")
 
     def _guard(self, losses):
         """Check this step's losses (computed with the current parameters) and snapshot good ones."""
@@ -306,9 +314,11 @@ class Trainer:
         what = ("the loss is not finite" if not np.isfinite(first).all() else
                 f"the loss {first.sum():.3g} is more than {self.max_loss_ratio:g} times the first step's "
                 f"{float(start):.3g}")
+        whose = "the diverged runs keep" if run else "the model keeps"
         message = (f"training diverged at step {self.step_count}{where}: {what} (task losses {first.tolist()}). "
-                   f"The model keeps the parameters of step {self.snapshot_step} (the last snapshot whose loss was "
-                   "finite and not exploding); train on from there with a smaller learning rate.")
+                   f"{whose[0].upper() + whose[1:]} the parameters of step {self.snapshot_step} (the last snapshot "
+                   "whose loss was finite and not exploding); train on from there with a smaller learning rate and "
+                   "a new optimizer (this one's moments hold the diverged steps).")
         if self.on_divergence == "raise" or not self.model.run_shape:
             raise TrainingDiverged(message)
         self.diverged[bad] = self.step_count
@@ -366,7 +376,7 @@ def fit(model, X, Y=None, *, optimizer=None, loss="mse", steps=1000, batch_size=
     trainer = Trainer(model, optimizer, loss, task_weights, max_loss_ratio=max_loss_ratio,
                       snapshot_every=eval_every if isinstance(eval_every, int) and eval_every > 0 else 100,
                       on_divergence=on_divergence)
-    batches, validation = _prepare(model, X, Y, X_val, Y_val, batch_size, seed)
+    batches, validation = _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss)
     steps = _checks.positive_int("steps", steps)
     eval_every = _checks.positive_int("eval_every", eval_every)
     history = History()
@@ -386,7 +396,7 @@ def fit(model, X, Y=None, *, optimizer=None, loss="mse", steps=1000, batch_size=
     return history
 
 
-def _prepare(model, X, Y, X_val, Y_val, batch_size, seed):
+def _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss):
     """Check the data once and return the minibatch source and the validation set (or None)."""
     batch_size = _checks.positive_int("batch_size", batch_size)
     if Y_val is not None and X_val is None:
@@ -394,13 +404,15 @@ def _prepare(model, X, Y, X_val, Y_val, batch_size, seed):
     if X_val is not None and Y_val is None:
         raise ValueError("X_val is given without Y_val: pass both (the validation inputs and targets) or neither")
     rngs = _generators(seed, model.run_shape)
+    loss_fns = task_losses(loss, model.n_tasks)
     if hasattr(X, "next_batch"):
         if Y is not None:
             raise ValueError("X is a batch source, which yields its own targets: leave Y out")
-        batches = X
+        batches = _CheckedFirstBatch(X, model, loss_fns)
     else:
         X = model.check_inputs(X)
-        targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units)
+        targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units, dtype=model.dtype)
+        check_labels(loss_fns, targets)
         batches = ArrayBatches(X, targets, batch_size, rngs)
     validation = None
     if X_val is not None:
@@ -408,8 +420,28 @@ def _prepare(model, X, Y, X_val, Y_val, batch_size, seed):
         if isinstance(X_val, list) != isinstance(X, list):
             raise ValueError("X_val must have the form of X: " + ("a list of per-task inputs" if isinstance(X, list)
                                                                   else "one array for all tasks"))
-        validation = (X_val, task_targets(Y_val, _rows(X_val, "X_val"), model.n_tasks, model.out_units, "Y_val"))
+        validation = (X_val, task_targets(Y_val, _rows(X_val, "X_val"), model.n_tasks, model.out_units, "Y_val",
+                                          dtype=model.dtype))
+        check_labels(loss_fns, validation[1], "Y_val")
     return batches, validation
+
+
+class _CheckedFirstBatch:
+    """A user's batch source, whose first batch is checked like arrays given to :func:`fit` (shapes,
+    NaN/inf, overflow, labels); later batches are trusted, as the source yields them alike."""
+
+    def __init__(self, source, model, loss_fns):
+        self.source, self.model, self.loss_fns, self.first = source, model, loss_fns, True
+
+    def next_batch(self, batch_size):
+        X, Y = self.source.next_batch(batch_size)
+        if self.first:
+            self.first = False
+            X = self.model.check_inputs(X, "the batch source's X")
+            Y = task_targets(Y, _rows(X, "the batch source's X"), self.model.n_tasks, self.model.out_units,
+                             "the batch source's Y", dtype=self.model.dtype)
+            check_labels(self.loss_fns, Y, "the batch source's Y")
+        return X, Y
 
 
 def _record(history, step, trainer, validation, loss, bar):

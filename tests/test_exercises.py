@@ -102,6 +102,8 @@ ERROR_CASES = {
                      "running the file failed: AttributeError at line 3"),
     "unnamed": ("x = 1\n", "does not say which exercise"),
 }
+# a file named for one exercise that says it is another (a copy-paste slip) is not guessed at
+ERROR_CASES_BY_NAME = {"ex03_mse": ("EXERCISE = 'dense_backward'\n", "named for exercise 'mse'")}
 
 
 @pytest.mark.parametrize("case", list(ERROR_CASES))
@@ -110,6 +112,49 @@ def test_files_that_cannot_be_checked_are_errors_with_exit_2(tmp_path, capsys, c
     assert check.main([str(write(tmp_path, case, text))]) == 2
     out = capsys.readouterr().out
     assert out.startswith("ERROR") and expected in out and out.count("\n") == 1 and "Traceback" not in out, out
+
+
+def test_a_file_named_for_another_exercise_is_an_error(tmp_path, capsys):
+    (name, (text, expected)), = ERROR_CASES_BY_NAME.items()
+    assert check.main([str(write(tmp_path, name, text))]) == 2
+    assert expected in capsys.readouterr().out
+
+
+def test_a_namedtuple_answer_is_judged_like_a_tuple(tmp_path, capsys):
+    text = ("EXERCISE = 'dense_backward'\nfrom collections import namedtuple\n"
+            "Grads = namedtuple('Grads', 'dx dW db')\n"
+            "def dense_backward(dout, cache):\n    x, W = cache\n"
+            "    return Grads(dout @ W.T, x.T @ dout, dout.sum(0))\n")
+    assert check.main([str(write(tmp_path, "named", text))]) == 0
+    assert capsys.readouterr().out.startswith("PASS")
+
+
+def test_a_file_that_imports_the_library_gets_a_note(tmp_path, capsys):
+    text = ("EXERCISE = 'mse'\nfrom mmoe_np.nn.losses import mse as _mse\ndef mse(p, y):\n    return _mse(p, y)\n")
+    assert check.main([str(write(tmp_path, "borrowed", text))]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("PASS") and "imports mmoe_np" in out
+
+
+def test_a_checker_fault_is_an_error_not_a_verdict(tmp_path, capsys, monkeypatch):
+    def broken(*args, **kwargs):
+        raise KeyError("calls")
+    monkeypatch.setattr(check, "run_student", broken)
+    assert check.main([str(SOLUTION["ex03_mse"])]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("ERROR") and "could not check" in out
+
+
+def test_a_time_out_also_ends_processes_the_student_started(tmp_path, capsys):
+    marker = tmp_path / "still_running"
+    child = f"import time, pathlib; time.sleep(4); pathlib.Path({str(marker)!r}).write_text('x')"
+    text = (f"EXERCISE = 'mse'\nimport subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {child!r}])\n"
+            "def mse(p, y):\n    while True:\n        pass\n")
+    assert check.main([str(write(tmp_path, "spawner", text)), "--timeout", "2"]) == 2
+    assert "did not finish within 2 s" in capsys.readouterr().out
+    import time
+    time.sleep(3)
+    assert not marker.exists()
 
 
 def test_an_endless_loop_times_out(tmp_path, capsys):

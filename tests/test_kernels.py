@@ -172,7 +172,41 @@ BAD_CALLS = {
     "dH of another shape": ("experts_backward", lambda: (np.ones((5, 2)), np.ones((2, 4, 3)), np.ones((5, 4, 3)),
                                                          np.ones((5, 3, 4)))),
     "run axes that do not broadcast": ("gate_mix_forward", lambda: (np.ones((3, 5, 4, 3)), np.ones((2, 2, 5, 3)))),
+    "no experts": ("experts_forward", lambda: (np.ones((5, 2)), np.ones((2, 4, 0)), np.ones((4, 0)))),
+    "no units": ("experts_forward", lambda: (np.ones((5, 2)), np.ones((2, 0, 3)), np.ones((0, 3)))),
+    "no features": ("experts_forward", lambda: (np.ones((5, 0)), np.ones((0, 4, 3)), np.ones((4, 3)))),
+    "no gates": ("gate_mix_forward", lambda: (np.ones((5, 4, 3)), np.ones((0, 5, 3)))),
+    "an empty run axis": ("gate_mix_forward", lambda: (np.ones((0, 5, 4, 3)), np.ones((2, 5, 3)))),
 }
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_zero_rows_give_empty_outputs(backend):
+    k = get_backend(backend)
+    X, W, b, G = np.ones((0, 2)), np.ones((2, 4, 3)), np.ones((4, 3)), np.ones((2, 0, 3))
+    H = k.experts_forward(X, W, b)
+    assert np.shape(k.to_host(H) if hasattr(k, "to_host") else H) == (0, 4, 3)
+    assert np.shape(k.gate_mix_forward(np.zeros((0, 4, 3)), G)) == (2, 0, 4)
+
+
+def test_fused_backward_rejects_a_gradient_of_the_wrong_shape():
+    for backend in ("numpy", "numba"):
+        k = get_backend(backend)
+        X = np.ones((5, 2))
+        H, G, cache = k.experts_and_gates_forward(X, np.ones((2, 4, 3)), np.ones((4, 3)), np.ones((2, 2, 3)),
+                                                  np.ones((2, 3)))
+        with pytest.raises(ValueError, match="dG must have the shape"):
+            k.experts_and_gates_backward(cache, np.ones((5, 4, 3)), np.ones((1, 5, 3)))
+        A, cache = k.dense_relu_forward(X, np.ones((2, 6)), np.ones(6))
+        with pytest.raises(ValueError, match="dA must have the shape"):
+            k.dense_relu_backward(cache, np.ones((5, 5)))
+
+
+def test_experts_forward_keeps_run_axes_only_the_bias_has():
+    X, W, b = np.ones((5, 2)), np.ones((2, 4, 3)), np.arange(2 * 12.0).reshape(2, 4, 3)
+    want = ref.experts_forward(X, W, b)
+    assert want.shape == (2, 5, 4, 3)
+    np.testing.assert_allclose(get_backend("numba").experts_forward(X, W, b), want)
 
 
 @pytest.mark.parametrize("backend", ["numba", pytest.param("cuda", marks=pytest.mark.cuda)])

@@ -145,3 +145,12 @@ def test_towers_and_gates_with_a_run_axis():
     compare("dX", dX, numerical_gradient_array(g, X, dG))
     compare("dW", dW, numerical_gradient_array(g, Wg, dG))
     compare("db", db, numerical_gradient_array(g, bg, dG))
+
+
+def test_losses_broadcast_only_the_leading_run_axes():
+    with pytest.raises(ValueError, match="y must have the shape of pred"):
+        mn.losses.mse(np.zeros((3, 2)), np.zeros((3, 1)))          # one target column for two outputs
+    with pytest.raises(ValueError, match="y must have the shape of pred"):
+        mn.losses.mse(np.zeros((3, 1)), np.zeros((1, 1)))          # one row for a batch of three
+    value, _ = mn.losses.mse(np.zeros((2, 3, 1)), np.ones((3, 1)))  # one target set for two runs: fine
+    np.testing.assert_allclose(value, [1.0, 1.0])

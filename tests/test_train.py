@@ -207,3 +207,76 @@ def test_fit_with_a_batch_source_streams_fresh_data():
                      eval_every=100, progress=False)
     assert np.asarray(history.val_loss).shape == (2, 2, 1, 2)            # (evaluations, runs..., tasks)
     assert np.all(mn.evaluate(model, X_val, Y_val) < before)
+
+
+def test_targets_that_overflow_float32_and_bad_labels_fail_before_training():
+    (X, Y), _ = data_split()
+    model = mn.MMoE(n_features=10, n_experts=2, expert_units=3, dtype=np.float32)
+    start = model.params.flat.copy()
+    big = Y.copy()
+    big[5, 1] = 1e39
+    with pytest.raises(ValueError, match=r"Y overflows float32: 1e\+39 at index \(5, 1\)"):
+        mn.fit(model, X, big, steps=5, progress=False)
+    labels = (Y > 0).astype(float)
+    labels[-1, 0] = 2.0                                   # only the last row is bad: a late step would draw it
+    with pytest.raises(ValueError, match=r"task 0 is trained with bce_with_logits.*got 2.0 at index \(899, 0\)"):
+        mn.fit(model, X, labels, loss="bce_with_logits", steps=5, progress=False)
+    np.testing.assert_array_equal(model.params.flat, start)
+
+
+def test_a_batch_source_first_batch_is_checked_like_arrays():
+    class Bad:
+        def next_batch(self, batch_size):
+            return np.full((batch_size, 10), np.nan), np.zeros((batch_size, 2))
+    model = mn.MMoE(n_features=10, n_experts=2, expert_units=3)
+    with pytest.raises(ValueError, match="the batch source's X contains NaN or inf"):
+        mn.fit(model, Bad(), steps=3, progress=False)
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (lambda p, y: "0.5", TypeError, "must return \\(loss, dpred\\)"),
+    (lambda p, y: ("high", p - y), TypeError, "loss as real numbers"),
+    (lambda p, y: (np.zeros(3), p - y), ValueError, "one loss per run"),
+    (lambda p, y: (0.0, (p - y)[:, 0]), ValueError, "dpred, a float array shaped like pred"),
+])
+def test_a_custom_loss_that_returns_the_wrong_thing_is_named(bad, error, match):
+    (X, Y), _ = data_split()
+    model = mn.MMoE(n_features=10, n_experts=2, expert_units=3)
+    with pytest.raises(error, match=match):
+        mn.fit(model, X, Y, loss=bad, steps=2, progress=False)
+    with pytest.raises(error, match=match):
+        mn.evaluate(model, X, Y, loss=bad)
+
+
+def test_assigning_a_parameter_that_overflows_float32_is_an_error():
+    model = mn.MMoE(n_features=3, n_experts=2, expert_units=2, dtype=np.float32)
+    with pytest.raises(ValueError, match="overflows float32"):
+        model.params["gate_bias"] = np.full(model.params["gate_bias"].shape, 1e40)
+
+
+def test_data_seeds_are_checked_like_model_seeds():
+    for make in (lambda s: mn.make_synthetic(n=10, d=3, seed=s), lambda s: mn.make_multitask(n=10, d=5, seed=s)):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+            make(-1)
+        with pytest.raises(TypeError, match="seed must be a non-negative integer"):
+            make(0.5)
+
+
+def test_a_run_whose_loss_turns_nan_is_frozen_with_its_gradients_and_moments_cleared():
+    X = np.random.default_rng(0).standard_normal((64, 10))
+    Y = np.random.default_rng(1).standard_normal((2, 64, 2))
+    model = mn.MMoE(n_features=10, n_experts=2, expert_units=3, seed=[1, 2])
+    opt = mn.Adam(lr=1e-2)
+    trainer = mn.train.Trainer(model, opt, snapshot_every=2, on_divergence="freeze")
+    targets = [Y[..., :1], Y[..., 1:]]
+    for _ in range(3):
+        trainer.step(X, targets)
+    bad = [t.copy() for t in targets]
+    bad[0][1, 0, 0] = np.nan                               # run 1's loss is NaN from here on
+    trainer.step(X, bad)
+    frozen = model.params.flat[1].copy()
+    for _ in range(3):
+        losses = trainer.step(X, bad)
+    assert trainer.diverged[1] == 4 and trainer.diverged[0] == 0
+    np.testing.assert_array_equal(model.params.flat[1], frozen)    # no update reaches a frozen run
+    assert np.isfinite(model.params.flat).all() and np.isfinite(losses).all()

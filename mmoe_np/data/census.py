@@ -275,7 +275,7 @@ def load_census(data_dir=None, group: int = 1, seed=0) -> CensusData:
     """Load, label, split and encode the census-income data (see the module docstring)."""
     _checks.choice("group", group, GROUPS)
     folder = data_dir_from(data_dir)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = _checks.generator("seed", seed)
     test_rows = read_rows(folder / TEST_FILE)
     order = rng.permutation(len(test_rows))
     if (folder / TRAIN_FILE).is_file():

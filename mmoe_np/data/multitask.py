@@ -104,7 +104,7 @@ def make_multitask(n: int = 10_000, d: int = 100, n_tasks: int = 3, p: float = 0
                          f"got {noise_std!r}")
     if input_shift is not None:
         input_shift = _checks.real("input_shift", input_shift, low=0.0, high=1.0)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = _checks.generator("seed", seed)
 
     q, _ = np.linalg.qr(rng.standard_normal((d, K + 1)))          # u_0 .. u_K: (d, K+1)
     W = c * (np.sqrt(p) * q[:, :1] + np.sqrt(1.0 - p) * q[:, 1:]).T   # (K, d)

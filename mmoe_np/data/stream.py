@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _checks
+from .sampling import EpochSampler
 from .synthetic import labels, weights_from
 
 
@@ -72,7 +73,7 @@ class SyntheticRuns:
         self.validation = self._draw(self.n_val)
         self.test = self._draw(self.n_test)
         self._train = None if self.n_train is None else self._draw(self.n_train, cast=False)
-        self._order, self._cursor = None, None
+        self._sampler = EpochSampler(self.n_train, self.rngs) if self.n_train is not None else None
 
     @property
     def n_runs(self):
@@ -108,13 +109,7 @@ class SyntheticRuns:
             X, noise = self._inputs_and_noise(batch_size)
             return X[:, None].astype(self.dtype), self._targets(X, noise)
         X, Y = self._train
-        n = self.n_train
-        batch = min(batch_size, n)
-        if self._order is None or self._cursor + batch > n:                 # a new epoch, per run
-            self._order = np.stack([rng.permutation(n) for rng in self.rngs])  # (R, n)
-            self._cursor = 0
-        idx = self._order[:, self._cursor:self._cursor + batch]             # (R, B)
-        self._cursor += batch
+        idx = self._sampler.next(batch_size)                                # (R, B): epoch by epoch, per run
         rows = np.arange(self.n_runs)[:, None]
         Xb = X[rows, 0, idx][:, None]                                       # (R, 1, B, d)
         return Xb.astype(self.dtype), [y[rows[:, :, None], np.arange(y.shape[1])[None, :, None], idx[:, None]]

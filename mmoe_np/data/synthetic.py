@@ -78,7 +78,7 @@ def split_rows(A, fractions, name="fractions"):
     return [A[a:b] for a, b in zip(starts, edges)]
 
 
-def task_weights(d: int, p: float, c: float, rng: np.random.Generator):
+def label_weight_vectors(d: int, p: float, c: float, rng: np.random.Generator):
     """Steps 1-2: orthonormal u1, u2, then w1, w2 with cosine ``p`` and norm ``c``."""
     q, _ = np.linalg.qr(rng.standard_normal((d, 2)))   # (d, 2), orthonormal columns
     return weights_from(q[:, 0], q[:, 1], p, c)
@@ -126,9 +126,9 @@ def make_synthetic(n: int = 10_000, d: int = 100, p: float = 0.5, m: int = 10, c
     m = _checks.non_negative_int("m", m)
     c = _checks.real("c", c, low=0.0, low_open=True)
     noise_std = _checks.real("noise_std", noise_std, low=0.0)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = _checks.generator("seed", seed)
 
-    w1, w2 = task_weights(d, p, c, rng)
+    w1, w2 = label_weight_vectors(d, p, c, rng)
     alpha = rng.standard_normal(m) if alpha is None else _fixed("alpha", alpha, m)
     beta = rng.standard_normal(m) if beta is None else _fixed("beta", beta, m)
     X = rng.standard_normal((n, d))                      # (n, d)

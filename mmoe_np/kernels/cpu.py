@@ -17,8 +17,11 @@ Design (measured on a 2-core EPYC, see benchmarks/RESULTS.md):
   beat compiled loops for two small layers at every size measured.)
 - **Runs.** Every function takes leading run axes. Loops run over (run, row) pairs, so R
   runs cost one call, not R.
-- **Deterministic.** Each output cell is computed by one thread in a fixed order (sums over
-  the batch run inside one thread), so results do not depend on the number of threads.
+- **Deterministic loops.** Each output cell of a jitted loop is computed by one thread in a
+  fixed order (sums over the batch run inside one thread), so the loops' results do not
+  depend on the number of numba threads. The BLAS products may: OpenBLAS can split a
+  product's sums differently with another thread count, which changes the last bits. That is
+  why every experiment job pins its thread counts (:mod:`mmoe_np.experiments.jobs`).
   Loops run in parallel (``prange``) only above a size where that pays; for small batches
   the thread start-up costs more than it saves.
 
@@ -44,6 +47,7 @@ from numba import njit, prange  # noqa: E402
 
 from ..params import find_dense_block  # noqa: E402
 from . import reference, shapes  # noqa: E402
+from .reference import _fill  # noqa: E402  (copies gradients into the model's buffer)
 
 NAME = "numba"
 _PARALLEL_MIN_CELLS = 1 << 17   # cells per call above which loops run in parallel
@@ -67,15 +71,6 @@ def _compiled(fn):
 
 def _parallel(cells):
     return cells >= _PARALLEL_MIN_CELLS and numba.get_num_threads() > 1
-
-
-def _parallel_next_to_blas(cells):
-    """Loops that run right before or after a multi-threaded BLAS call stay serial: numba's
-    threads and OpenBLAS's spin-wait for each other (measured: 2x slower, benchmarks/RESULTS.md)."""
-    return PARALLEL_NEXT_TO_BLAS and _parallel(cells)
-
-
-PARALLEL_NEXT_TO_BLAS = False
 
 
 def _runs(a, lead, core, dtype, tail=None):
@@ -254,7 +249,9 @@ def experts_forward(X, W, b):
     X, W, b, dtype = shapes.experts_forward(X, W, b)
     B, (U, E) = X.shape[-2], W.shape[-2:]
     Z = np.matmul(X.astype(dtype, copy=False), W.astype(dtype, copy=False).reshape(W.shape[:-2] + (U * E,)))
-    lead = Z.shape[:-2]
+    lead = shapes.leading_shape("experts_forward", X=(X, 2), W=(W, 3), b=(b, 2))
+    if Z.shape[:-2] != lead:  # only b has these run axes: every run gets its own copy of X @ W
+        Z = np.ascontiguousarray(np.broadcast_to(Z, lead + Z.shape[-2:]))
     Zr = Z.reshape((prod(lead), B, U * E))
     _bias_relu[_parallel(Z.size)](Zr, _runs(b, lead, (U * E,), dtype, tail=2))
     return Z.reshape(lead + (B, U, E))
@@ -365,7 +362,9 @@ def _input_layer_forward(X, kernels, biases, n_relu, K, E, dtype):
     lead, B = Z.shape[:-2], Z.shape[-2]
     R = prod(lead)
     H, G = np.empty((R, B, n_relu), dtype), np.empty((R, K, B, E), dtype)
-    _relu_softmax[_parallel_next_to_blas(Z.size)](Z.reshape(R, B, Z.shape[-1]), H, G)
+    # serial: a parallel loop right next to a multi-threaded BLAS call made both spin-wait for
+    # each other (2x slower, benchmarks/RESULTS.md)
+    _relu_softmax[False](Z.reshape(R, B, Z.shape[-1]), H, G)
     return H, G, InputLayerCache(Xa, H, G, lead)
 
 
@@ -378,7 +377,7 @@ def _input_layer_backward(cache, dH, dG, out_kernels, out_biases):
     dZ = np.empty((R, B, N), H.dtype)
     dH = _runs(dH, lead, (B, n_relu), H.dtype) if n_relu else H
     dG = _runs(dG, lead, (K, B, E), H.dtype, tail=3) if K else G
-    _relu_softmax_backward[_parallel_next_to_blas(dZ.size)](H, G, dH, dG, dZ)
+    _relu_softmax_backward[False](H, G, dH, dG, dZ)                     # serial, as in the forward
     XaT = np.swapaxes(cache.Xa, -1, -2)
     dZ = dZ.reshape(lead + (B, N))
     target = None if out_kernels is None else find_dense_block(out_kernels, out_biases)
@@ -391,13 +390,13 @@ def _input_layer_backward(cache, dH, dG, out_kernels, out_biases):
 def experts_and_gates_forward(X, expert_kernel, expert_bias, gate_kernel, gate_bias):
     """MMoE's experts and gates from **one** product ``[X, 1] @ [W_experts | W_gates; b]``.
 
-    Returns ``H`` (B, U, E), ``G`` (K, B, E) -- views into the product's output -- and the cache.
-    Loop nest::
+    Returns ``H`` (B, U, E), ``G`` (K, B, E) -- two arrays of their own, written by the epilogue
+    (G laid out task-major, as the gate mix reads it) -- and the cache. Loop nest::
 
         Z = [X, 1] @ [W_e | W_g; b_e | b_g]                 # BLAS, (B, U*E + K*E)
         for r, i:                                           # one pass (numba)
-            Z[r, i, :U*E] = max(Z[r, i, :U*E], 0)           # experts: ReLU
-            for k: Z[r, i, group k] = softmax(Z[r, i, group k])   # gates
+            H[r, i, :] = max(Z[r, i, :U*E], 0)              # experts: ReLU
+            for k: G[r, k, i, :] = softmax(Z[r, i, group k])   # gates
     """
     X, W, b, dtype = shapes.experts_forward(X, expert_kernel, expert_bias)
     _, Wg, bg, dtype_g = shapes.softmax_gates(X, gate_kernel, gate_bias, "experts_and_gates_forward")
@@ -417,18 +416,19 @@ def experts_and_gates_backward(cache, dH, dG, out=None):
     ``out``: four arrays to write them into; when they are the model's dense block, the
     product writes there directly.
     """
-    U_E, K, E = cache.H.shape[2], cache.G.shape[1], cache.G.shape[3]
+    (_, B, U_E), (K, E) = cache.H.shape, (cache.G.shape[1], cache.G.shape[3])
+    U = U_E // E
+    dH = shapes.gradient("experts_and_gates_backward", "dH", dH, cache.lead + (B, U, E))
+    dG = shapes.gradient("experts_and_gates_backward", "dG", dG, cache.lead + (K, B, E))
     out_k = out_b = None
     if out is not None:
         D = out[0].shape[-3]
         out_k = [_merge_last(out[0], 3, (D, U_E)), _merge_last(np.swapaxes(out[2], -3, -2), 3, (D, K * E))]
         out_b = [_merge_last(out[1], 2, (U_E,)), _merge_last(out[3], 2, (K * E,))]
-    dH = np.asarray(dH)
     full = _input_layer_backward(cache, dH.reshape(dH.shape[:-2] + (U_E,)), dG, out_k, out_b)
     if full is None:
         return tuple(out)
     lead, D = full.shape[:-2], full.shape[-2] - 1
-    U = U_E // E
     grads = (full[..., :D, :U_E].reshape(lead + (D, U, E)), full[..., D, :U_E].reshape(lead + (U, E)),
              np.swapaxes(full[..., :D, U_E:].reshape(lead + (D, K, E)), -3, -2),
              full[..., D, U_E:].reshape(lead + (K, E)))
@@ -444,6 +444,7 @@ def dense_relu_forward(X, W, b):
 
 def dense_relu_backward(cache, dA, out=None):
     """Gradients ``(dW, db)`` of :func:`dense_relu_forward`."""
+    dA = shapes.gradient("dense_relu_backward", "dA", dA, cache.lead + cache.H.shape[1:])
     full = _input_layer_backward(cache, dA, None, None if out is None else [out[0]],
                                  None if out is None else [out[1]])
     if full is None:
@@ -456,7 +457,9 @@ def dense_relu_backward(cache, dA, out=None):
 towers_forward, towers_backward = reference.towers_forward, reference.towers_backward
 
 
-class GateCache(NamedTuple):
+class FusedGateCache(NamedTuple):
+    """What the fused softmax gate keeps for its backward."""
+
     X: np.ndarray
     gate_kernel: np.ndarray
     G: np.ndarray
@@ -473,12 +476,13 @@ def softmax_gate_forward(X, gate_kernel, gate_bias):
     G = np.empty((R, 1, K * B, E), dtype)
     _relu_softmax[_parallel(logits.size)](logits.reshape(R, K * B, E), np.empty((R, K * B, 0), dtype), G)
     G = G.reshape(lead + (K, B, E))
-    return G, GateCache(X, Wg, G)
+    return G, FusedGateCache(X, Wg, G)
 
 
 def softmax_gate_backward(dG, cache, need_dX=False, out=None):
     """``dX`` (or None) and ``(dgate_kernel, dgate_bias)`` of :func:`softmax_gate_forward`."""
     G = cache.G
+    dG = shapes.gradient("softmax_gate_backward", "dG", dG, G.shape)
     lead, (K, B, E) = G.shape[:-3], G.shape[-3:]
     R = prod(lead)
     dlogits = np.empty((R, K * B, E), G.dtype)
@@ -502,10 +506,3 @@ def _merge_last(a, n_axes, core):
     """``a``'s last ``n_axes`` axes reshaped to ``core`` (a view when ``a``'s strides allow one)."""
     return a.reshape(a.shape[:a.ndim - n_axes] + tuple(core))
 
-
-def _fill(out, grads):
-    if out is None:
-        return tuple(grads)
-    for target, grad in zip(out, grads):
-        np.copyto(target, _sum_to(grad, target.shape), casting="same_kind")
-    return tuple(out)

@@ -348,7 +348,6 @@ def experts_backward(X, W, H, dH, need_dX=True):
     Xd = _runs_on_device(X, lead, (B, D), dtype)
     Hd = _runs_on_device(H, lead, (B, U, E), dtype).reshape(R, B, N)
     dHd = _runs_on_device(dH, lead, (B, U, E), dtype).reshape(R, B, N)
-    W2 = _runs_on_device(W, lead, (D, U, E), dtype).reshape(R, D, N)
 
     dW = cuda.device_array((R, D, N), dtype=dtype)
     blocks, threads = _grid_2d(R, D, N)
@@ -358,6 +357,7 @@ def experts_backward(X, W, H, dH, need_dX=True):
     _kernel("bias_grad", dtype)[blocks, threads](Hd, dHd, db)
     dX = None
     if need_dX:
+        W2 = _runs_on_device(W, lead, (D, U, E), dtype).reshape(R, D, N)      # uploaded only when needed
         dXd = cuda.device_array((R, B, D), dtype=dtype)
         blocks, threads = _grid_2d(R, B, D)
         _kernel("dX", dtype)[blocks, threads](Hd, dHd, W2, dXd, N)
@@ -421,6 +421,8 @@ def experts_and_gates_forward(X, expert_kernel, expert_bias, gate_kernel, gate_b
 
 def experts_and_gates_backward(cache, dH, dG, out=None):
     """``(dexpert_kernel, dexpert_bias, dgate_kernel, dgate_bias)``; the experts' part on the GPU."""
+    dG = shapes.gradient("experts_and_gates_backward", "dG", dG, cache.gates.G.shape)
+    dH = shapes.gradient("experts_and_gates_backward", "dH", dH, cache.H.shape)
     _, dW, db = experts_backward(cache.X, cache.expert_kernel, cache.H, dH, need_dX=False)
     _, dWg, dbg = layers.softmax_gate_backward(dG, cache.gates)
     return reference._fill(out, (dW, db, dWg, dbg))
@@ -442,6 +444,8 @@ def dense_relu_forward(X, W, b):
 
 
 def dense_relu_backward(cache, dA, out=None):
+    """Gradients ``(dW, db)`` of :func:`dense_relu_forward`; the product on the GPU."""
+    dA = shapes.gradient("dense_relu_backward", "dA", dA, cache.H.shape[:-1])
     _, dW, db = experts_backward(cache.X, cache.W[..., None], cache.H, np.asarray(dA)[..., None], need_dX=False)
     return reference._fill(out, (dW[..., 0], db[..., 0]))
 

@@ -45,9 +45,9 @@ def experts_backward(X, W, H, dH, need_dX=True):
     ``dW`` (D, U, E), ``db`` (U, E).
     """
     X, W, H, dH, dtype = shapes.experts_backward(X, W, H, dH)
-    X, W = X.astype(dtype, copy=False), W.astype(dtype, copy=False)
+    X, W, dH = X.astype(dtype, copy=False), W.astype(dtype, copy=False), dH.astype(dtype, copy=False)
     D, U, E = W.shape[-3:]
-    dZ = (dH * (H > 0)).astype(dtype, copy=False)                      # (B, U, E)
+    dZ = dH * (H > 0)                                                   # (B, U, E)
     dZ2 = dZ.reshape(dZ.shape[:-2] + (U * E,))                         # (B, U*E)
     dW = np.matmul(np.swapaxes(X, -1, -2), dZ2)                        # sum over b: (D, U*E)
     dW = layers.sum_to_shape(dW.reshape(dW.shape[:-1] + (U, E)), W.shape)
@@ -62,14 +62,16 @@ def experts_backward(X, W, H, dH, need_dX=True):
 def gate_mix_forward(H, G):
     """The K gate-weighted sums: ``F[k,b,u] = sum_e G[k,b,e] H[b,u,e]`` -> (K, B, U)."""
     H, G, dtype = shapes.gate_mix_forward(H, G)
-    return np.einsum("...kbe,...bue->...kbu", G, H).astype(dtype, copy=False)
+    H, G = H.astype(dtype, copy=False), G.astype(dtype, copy=False)
+    return np.einsum("...kbe,...bue->...kbu", G, H)
 
 
 def gate_mix_backward(H, G, dF):
     """Gradients of :func:`gate_mix_forward`: ``dH`` (B, U, E) and ``dG`` (K, B, E)."""
     H, G, dF, dtype = shapes.gate_mix_backward(H, G, dF)
-    dH = layers.sum_to_shape(np.einsum("...kbu,...kbe->...bue", dF, G), H.shape).astype(dtype, copy=False)
-    dG = layers.sum_to_shape(np.einsum("...kbu,...bue->...kbe", dF, H), G.shape).astype(dtype, copy=False)
+    H, G, dF = H.astype(dtype, copy=False), G.astype(dtype, copy=False), dF.astype(dtype, copy=False)
+    dH = layers.sum_to_shape(np.einsum("...kbu,...kbe->...bue", dF, G), H.shape)
+    dG = layers.sum_to_shape(np.einsum("...kbu,...bue->...kbe", dF, H), G.shape)
     return dH, dG
 
 
@@ -88,7 +90,8 @@ def experts_and_gates_forward(X, expert_kernel, expert_bias, gate_kernel, gate_b
     :func:`experts_and_gates_backward`.
     """
     H = experts_forward(X, expert_kernel, expert_bias)
-    _, gate_kernel, gate_bias, _ = shapes.softmax_gates(X, gate_kernel, gate_bias, "experts_and_gates_forward")
+    X, gate_kernel, gate_bias, dtype = shapes.softmax_gates(X, gate_kernel, gate_bias, "experts_and_gates_forward")
+    X, gate_kernel, gate_bias = (a.astype(dtype, copy=False) for a in (X, gate_kernel, gate_bias))
     G, gate_cache = layers.softmax_gate_forward(X, gate_kernel, gate_bias)
     return H, G, ExpertsGatesCache(X, expert_kernel, H, gate_cache)
 
@@ -98,6 +101,7 @@ def experts_and_gates_backward(cache, dH, dG, out=None):
 
     ``out``: optional four arrays to write them into (the model's gradient buffer).
     """
+    dG = shapes.gradient("experts_and_gates_backward", "dG", dG, cache.gates.G.shape)
     _, dW, db = experts_backward(cache.X, cache.expert_kernel, cache.H, dH, need_dX=False)
     _, dWg, dbg = layers.softmax_gate_backward(dG, cache.gates)
     return _fill(out, (dW, db, dWg, dbg))
@@ -118,6 +122,7 @@ def dense_relu_forward(X, W, b):
 
 def dense_relu_backward(cache, dA, out=None):
     """Gradients ``(dW, db)`` of :func:`dense_relu_forward` (the input needs none)."""
+    dA = shapes.gradient("dense_relu_backward", "dA", dA, cache.A.shape)
     _, dW, db = layers.dense_backward(layers.relu_backward(dA, cache.A), cache.dense)
     return _fill(out, (dW, db))
 
@@ -142,6 +147,7 @@ def softmax_gate_forward(X, gate_kernel, gate_bias):
 
 def softmax_gate_backward(dG, cache, need_dX=False, out=None):
     """``dX`` (or None) and the gates' gradients ``(dgate_kernel, dgate_bias)``."""
+    dG = shapes.gradient("softmax_gate_backward", "dG", dG, cache.G.shape)
     dX, dW, db = layers.softmax_gate_backward(dG, cache, need_dX)
     return dX, _fill(out, (dW, db))
 

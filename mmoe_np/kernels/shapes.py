@@ -10,6 +10,8 @@ Rules (every kernel):
 - the computation dtype is float32 when every input is float32, float64 otherwise;
 - every shape is (..., core): the core shapes must agree (a ValueError names the argument,
   the expected and the received shape) and the leading run axes broadcast like NumPy's;
+- every axis but the batch has size >= 1 (no experts, units, tasks or runs is a ValueError);
+  zero rows give empty outputs;
 - values are not checked: NaN and inf propagate as NumPy propagates them.
 """
 from __future__ import annotations
@@ -45,7 +47,14 @@ def _fail(kernel, name, want, got, why=""):
 def _core(kernel, name, a, ndim):
     if np.ndim(a) < ndim:
         raise ValueError(f"{kernel}: {name} must have at least {ndim} dimensions, got shape {np.shape(a)}")
+    batch = a.ndim - ndim + _BATCH_AXIS[name] if name in _BATCH_AXIS else None
+    if any(n == 0 for i, n in enumerate(a.shape) if i != batch):
+        raise ValueError(f"{kernel}: every axis of {name} but the batch must have size >= 1, got shape {a.shape}")
     return a.shape[-ndim:]
+
+
+# where the batch axis sits in each array's core shape: the only axis that may be empty (zero rows)
+_BATCH_AXIS = {"X": 0, "H": 0, "G": 1, "dF": 1, "F": 1}
 
 
 def leading_shape(kernel, **named):
@@ -153,3 +162,12 @@ def towers(F, tower_kernel, tower_bias, output_kernel, output_bias, kernel="towe
     leading_shape(kernel, F=(F, 3), tower_kernel=(Wt, 3), tower_bias=(bt, 2), output_kernel=(Wo, 3),
                   output_bias=(bo, 2))
     return F, Wt, bt, Wo, bo, common_dtype(F, Wt, bt, Wo, bo)
+
+
+def gradient(kernel, name, grad, shape):
+    """Check that the incoming gradient ``grad`` has exactly ``shape`` (that of the forward output)."""
+    (grad,) = real_arrays(kernel, **{name: grad})
+    if grad.shape != tuple(shape):
+        raise ValueError(f"{kernel}: {name} must have the shape of the forward output {tuple(shape)}, "
+                         f"got {grad.shape}")
+    return grad

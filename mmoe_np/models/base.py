@@ -27,7 +27,6 @@ in comments are for one run, and leading axes ride along (``...``).
 from __future__ import annotations
 
 import copy
-import numbers
 import zipfile
 import zlib
 from pathlib import Path
@@ -64,7 +63,7 @@ def glorot_uniform(rng, shape, fan_in, fan_out, dtype):
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
 
-def run_seeds(seed):
+def seed_array(seed):
     """``(run_shape, seeds)`` from a model's ``seed``: one seed or Generator (run_shape ()), or an
     array-like of non-negative integer seeds (its shape is the run shape)."""
     if isinstance(seed, np.random.Generator):
@@ -74,18 +73,9 @@ def run_seeds(seed):
         if seeds.size == 0:
             raise ValueError("seed as a sequence needs at least one seed (one per run), got none")
         for s in seeds.flat:
-            _seed_value(s)
+            _checks.seed_value("seed", s)
         return seeds.shape, seeds
-    return (), np.array(_seed_value(seed), dtype=object)
-
-
-def _seed_value(s):
-    if isinstance(s, bool) or not isinstance(s, numbers.Integral):
-        raise TypeError(f"seed must be a non-negative integer, a numpy Generator, or a sequence of "
-                        f"non-negative integers (one per run), got {s!r} ({type(s).__name__})")
-    if s < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {s}")
-    return int(s)
+    return (), np.array(_checks.seed_value("seed", seed), dtype=object)
 
 
 class MultiTaskModel:
@@ -99,14 +89,14 @@ class MultiTaskModel:
         self.dtype = _checks.float_dtype("dtype", dtype)
         self.kernels = get_backend(backend)
         self.backend = backend
-        self.run_shape, seeds = run_seeds(seed)
+        self.run_shape, _ = seed_array(seed)
         self.seed = seed
 
     def _build(self):
         """Allocate the parameters and initialise every run from its own seed (called by subclasses)."""
         layout = Layout(self.parameter_layout() + self._tower_layout())
         self.params = Params.zeros(layout, self.run_shape, self.dtype)
-        _, seeds = run_seeds(self.seed)
+        _, seeds = seed_array(self.seed)
         for index in np.ndindex(*self.run_shape):
             s = seeds[index]
             rng = s if isinstance(s, np.random.Generator) else np.random.default_rng(s)
@@ -143,7 +133,7 @@ class MultiTaskModel:
             raise ValueError(f"index must name one run of run_shape {self.run_shape}, got {index}")
         one = copy.copy(self)
         one.run_shape = ()
-        one.seed = run_seeds(self.seed)[1][index] if self.run_shape else self.seed
+        one.seed = seed_array(self.seed)[1][index] if self.run_shape else self.seed
         one.params = Params(self.params.layout, self.params.flat[index].copy())
         return one
 
@@ -241,12 +231,12 @@ class MultiTaskModel:
         self.shared_backward(cache.shared, dF, grads)
         return grads
 
-    def predict(self, X, batch_size=8192):
+    def predict(self, X, batch_size=8192, *, checked=False):
         """Predictions without a cache, in chunks of ``batch_size`` rows: a list of K arrays
         (n, out_units) (per-task inputs: task k's predictions on X[k], (n_k, out_units)).
-        Zero rows give K empty arrays."""
+        Zero rows give K empty arrays. ``checked=True`` skips the check of X (already done)."""
         batch_size = _checks.positive_int("batch_size", batch_size)
-        X = self.check_inputs(X)
+        X = X if checked else self.check_inputs(X)
         if isinstance(X, list):
             return [self._predict(x, batch_size)[k] for k, x in enumerate(X)]
         return self._predict(X, batch_size)
@@ -256,9 +246,9 @@ class MultiTaskModel:
         lead = np.broadcast_shapes(X.shape[:-2], self.run_shape)
         if n == 0:
             return [np.zeros(lead + (0, self.out_units), self.dtype) for _ in range(self.n_tasks)]
-        runs = int(np.prod(lead))
-        rows = batch_size if runs == 1 else max(64, batch_size * 32 // runs)   # bounded memory with many runs
-        chunks = [self.forward(X[..., i:i + rows, :], checked=True)[0] for i in range(0, n, rows)]
+        # chunks of batch_size rows, whatever the number of runs: the products of a run then have the same
+        # sizes in any set or chunk of runs (with many runs, pass a smaller batch_size to bound memory)
+        chunks = [self.forward(X[..., i:i + batch_size, :], checked=True)[0] for i in range(0, n, batch_size)]
         return [np.concatenate([c[k] for c in chunks], axis=-2) for k in range(self.n_tasks)]
 
     # --------------------------------------------------------------- save / load

@@ -80,6 +80,9 @@ class MMoE(MultiTaskModel):
 
     def shared_backward(self, cache, dF, grads):
         kern = self.kernels
+        # dH[b,u,e] = sum_k dF[k,b,u] g^k(x)_e: this is where the tasks meet -- every task's gradient
+        # reaches the shared experts, weighted by how much its own gate uses each expert.
+        # dG[k,b,e] = sum_u dF[k,b,u] H[b,u,e]: gate k learns from task k alone.
         dH, dG = kern.gate_mix_backward(cache.H, cache.G, dF)                        # (B, U, E), (K, B, E)
         kern.experts_and_gates_backward(cache.first_layer, dH, dG, out=(
             grads["expert_kernel"], grads["expert_bias"], grads["gate_kernel"], grads["gate_bias"]))

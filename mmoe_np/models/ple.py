@@ -45,7 +45,7 @@ class LevelCache(NamedTuple):
     shared_in: np.ndarray      # (B, D_l)
     H_task: object             # (K, B, U, m_t): every task's experts
     H_shared: object           # (B, U, m_s)
-    readers_task: np.ndarray   # (K, R, B, m_t): the R = 1 or 2 gates reading task k's experts
+    readers_task: np.ndarray   # (K, n_readers, B, m_t): the 1 or 2 gates reading task k's experts
     readers_shared: np.ndarray  # (K [+1], B, m_s): the gates reading the shared experts
     task_gates: object         # cache of the task gates
     shared_gate: object        # cache of the shared gate (None at the top level)

@@ -25,11 +25,15 @@ def _pair(pred, y):
         raise TypeError(f"y must be an array of real numbers, got {type(y).__name__} ({err})") from None
     if y.ndim == 1 and pred.shape == (len(y), 1):
         y = y[:, None]
+    core = min(pred.ndim, 2)                  # (B, O): must match exactly; leading (run) axes may broadcast
     try:
+        if y.shape[y.ndim - core:] != pred.shape[pred.ndim - core:] or y.ndim < core:
+            raise ValueError
         if np.broadcast_shapes(y.shape, pred.shape) != pred.shape:
             raise ValueError
     except ValueError:
-        raise ValueError(f"y must have the shape of pred {pred.shape}, got {y.shape}") from None
+        raise ValueError(f"y must have the shape of pred {pred.shape} (its leading run axes may be missing "
+                         f"or 1), got {y.shape}") from None
     if pred.size == 0:
         raise ValueError(f"pred is empty (shape {pred.shape}): a loss needs at least one element")
     n = pred.shape[-2] * pred.shape[-1] if pred.ndim >= 2 else pred.size
