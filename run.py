@@ -4,7 +4,8 @@
     python3 run.py compare      # set up, then train Shared-Bottom / OMoE / MMoE (table + figure)
     python3 run.py test         # set up with test extras, then lint (ruff) and run the test suite
     python3 run.py lessons      # run every lesson in order and regenerate figures/
-    python3 run.py bench        # kernel and training-step benchmarks
+    python3 run.py bench        # kernel, training-step and sweep benchmarks
+    python3 run.py notebooks    # execute every lesson as notebooks/NN_topic.ipynb (full settings)
 
 Extra arguments go to the job: ``python3 run.py compare --runs 5``, ``python3 run.py test -k gate``.
 Needs only Python >= 3.10 with the standard library (venv, pip) and access to PyPI.
@@ -24,7 +25,8 @@ JOBS = {     # job: (commands, extras); extra arguments go to the last command
     "compare": ([[str(PYTHON), "-m", "mmoe_np", "compare"]], ""),
     "test": ([[str(PYTHON), "-m", "ruff", "check", "."], [str(PYTHON), "-m", "pytest", "-q"]], "[test]"),
     "lessons": ([[str(PYTHON), "lessons/run_all.py"]], ""),
-    "bench": ([[str(PYTHON), "benchmarks/bench_all.py"]], ""),
+    "bench": ([[str(PYTHON), "benchmarks/bench_all.py"]], "[bench]"),
+    "notebooks": ([[str(PYTHON), "lessons/make_notebooks.py"]], "[notebooks]"),
 }
 
 

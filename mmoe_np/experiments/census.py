@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -112,18 +111,15 @@ def table(data, auc) -> str:
     return "\n".join(lines)
 
 
-DEFAULTS = dict(runs=5, steps=3000, batch_size=512, lr=1e-3, methods=list(METHODS), seed=0)
+DEFAULTS = dict(runs=5, steps=3000, batch_size=512, lr=1e-3, methods=list(METHODS), seed=0, backend="numba")
 
 
 def main(args):
     start = time.perf_counter()
     full = all(getattr(args, k) == v for k, v in DEFAULTS.items())
-    default = outputs.default(f"results/census_group{args.group}.md")
-    scratch = None if full or args.out else outputs.scratch_dir(f"census{args.group}") / default.name
-    out = Path(args.out) if args.out else (default if full else scratch)
-    outputs.check_protected("--out", out, full_run=full, force=args.force,
-                            what=f"python -m mmoe_np reproduce census --group {args.group} with its default settings")
-    outputs.prepare_file("--out", out)
+    out = outputs.choose("--out", args.out, f"results/census_group{args.group}.md", full_run=full, force=args.force,
+                         label=f"census{args.group}", file=True,
+                         what=f"python -m mmoe_np reproduce census --group {args.group} with its default settings")
     with warnings.catch_warnings():      # the summary below states the mode in full
         warnings.filterwarnings("ignore", message=".*test-file-only mode")
         data = load_census(args.data_dir, group=args.group, seed=args.seed)

@@ -66,7 +66,7 @@ def _at(final, correlations, p):
     return final[list(np.round(correlations, 6)).index(round(p, 6))]
 
 
-def correlation_trend(final, correlations, model, label):
+def correlation_trend(final, correlations, model):
     """loss(0.5)/loss(1.0) paired by run, claimed above 1; ``final`` (C, R, M) of one model's column."""
     lo, mid, hi = (_at(final, correlations, p)[:, model] for p in (0.5, 0.9, 1.0))
     main = paired_ratio(lo, hi).ratio
@@ -137,11 +137,11 @@ def evaluate_claims(main, fig3=None):
     models = [str(m) for m in main["models"]]
     rows = []
     if fig3 is not None:
-        value, v, detail = correlation_trend(fig3["final"], np.asarray(fig3["correlations"], float), 0, "SB-16")
+        value, v, detail = correlation_trend(fig3["final"], np.asarray(fig3["correlations"], float), 0)
         rows.append(Claim("Fig. 3: Shared-Bottom (bottom of 16) does worse as the correlation falls",
                           "paired loss(0.5)/loss(1.0), > 1 claimed", value, v, detail))
     for j, name in enumerate(models):
-        value, v, detail = correlation_trend(final, corr, j, name)
+        value, v, detail = correlation_trend(final, corr, j)
         rows.append(Claim(f"§5.1 (1): {MODEL_LABELS[name]} does better at higher correlation",
                           "paired loss(0.5)/loss(1.0), > 1 claimed", value, v, detail))
     for other in ("omoe", "shared_bottom"):

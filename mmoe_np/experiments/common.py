@@ -34,3 +34,18 @@ def build_model(name, n_features, seed=0, backend="numpy", dtype=np.float64, n_t
 def run_seeds(seed, n_runs):
     """Independent seeds for n_runs runs (data and initialisation), from one master seed."""
     return np.random.SeedSequence(seed).generate_state(n_runs).tolist()
+
+
+# Each model's initialisation has its own fixed stream, whatever list of models a sweep trains.
+MODEL_SEED_KEYS = {"shared_bottom": 1, "omoe": 2, "mmoe": 3, "single_task": 4, "cgc": 5, "ple": 6}
+
+
+def model_seeds(data_seeds, name, n_tasks=1):
+    """Initialisation seeds of model ``name`` for runs with ``data_seeds``: (R,), or (R, n_tasks) for one
+    network per task. Derived with SeedSequence((data seed, model key, task)), so a model starts from the
+    same weights in every sweep that holds the run, and no two models share a stream."""
+    key = MODEL_SEED_KEYS[name]
+    seeds = [[int(np.random.SeedSequence([int(s), key, k]).generate_state(1)[0]) for k in range(n_tasks)]
+             for s in data_seeds]
+    seeds = np.array(seeds, dtype=np.int64)
+    return seeds if n_tasks > 1 else seeds[:, 0]

@@ -8,41 +8,17 @@ many runs can and cannot show; draws the loss curves.
 """
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import numpy as np
 
 from .. import outputs
 from . import plots, protocol
-from .common import MODEL_LABELS
-from .stats import mean_interval, paired_ratio
+from .reproduce import correlation_table, paired_table, study_learning_rates, summary_table
 from .sweep import SweepConfig, run_sweep
 
 MODEL_NAMES = ("shared_bottom", "omoe", "mmoe")
 DEFAULT_RUNS = 12
-STUDY = "results/reproduce/config.json"        # the committed study: its chosen learning rates
-
-
-def study_learning_rates(models=MODEL_NAMES, correlations=(0.5, 0.9, 1.0)):
-    """The learning rate the committed 200-run study chose per model and correlation
-    (``{model: [lr per correlation]}``), or None when its results are not here."""
-    path = outputs.default(STUDY)
-    try:
-        chosen = json.loads(path.read_text()).get("chosen_lrs", {})
-        study_corr = json.loads(path.read_text())["correlations"]
-    except (OSError, ValueError, KeyError):
-        return None
-    out = {}
-    for name in models:
-        if name not in chosen:
-            return None
-        by_corr = dict(zip(np.round(study_corr, 6), chosen[name]))
-        if not all(round(p, 6) in by_corr for p in correlations):
-            return None
-        out[name] = [by_corr[round(p, 6)] for p in correlations]
-    return out
 
 
 def run(correlations=(0.5, 0.9, 1.0), runs=DEFAULT_RUNS, steps=None, batch_size=None, lr=None, n_train=None,
@@ -73,40 +49,6 @@ def run(correlations=(0.5, 0.9, 1.0), runs=DEFAULT_RUNS, steps=None, batch_size=
     return run_sweep(config, executor=executor, n_jobs=jobs, progress=progress)
 
 
-def table(result) -> str:
-    """Final test loss per model (rows) and correlation (columns): mean +- std over runs."""
-    corr, final = result["correlations"], result["final"]
-    runs = final.shape[1]
-    lines = [f"Final test loss (mean over the 2 tasks; mean +- std over {runs} runs)",
-             f"{'model':<15}" + "".join(f"{'corr ' + format(p, 'g'):>20}" for p in corr)]
-    for j, name in enumerate(result["models"]):
-        cells = []
-        for i in range(len(corr)):
-            mean, std, _ = mean_interval(final[i, :, j])
-            cells.append(f"{mean:>12.4f} +- {std:<5.3f}")
-        lines.append(f"{MODEL_LABELS[str(name)]:<15}" + "".join(f"{c:>20}" for c in cells))
-    return "\n".join(lines)
-
-
-def paired(result) -> str:
-    """The paired comparisons that matter for the paper's claims, with 95% intervals."""
-    final, corr = result["final"], result["correlations"]
-    names = [str(m) for m in result["models"]]
-    lines = ["Paired by run (geometric-mean loss ratio [95% interval]; < 1: the first is lower):"]
-    for a, b in (("mmoe", "shared_bottom"), ("omoe", "shared_bottom"), ("mmoe", "omoe")):
-        if a in names and b in names:
-            cells = [f"{p:g}: {paired_ratio(final[i, :, names.index(a)], final[i, :, names.index(b)]).ratio}"
-                     for i, p in enumerate(corr)]
-            lines.append(f"  {MODEL_LABELS[a]} / {MODEL_LABELS[b]:<14} " + "   ".join(cells))
-    at = [round(float(p), 6) for p in corr]
-    if 0.5 in at and 1.0 in at:
-        lo, hi = at.index(0.5), at.index(1.0)
-        lines.append("  loss at correlation 0.5 / loss at 1.0 (does lower correlation hurt?):")
-        for j, name in enumerate(names):
-            lines.append(f"    {MODEL_LABELS[name]:<14} {paired_ratio(final[lo, :, j], final[hi, :, j]).ratio}")
-    return "\n".join(lines)
-
-
 def caveat(result) -> str:
     """What this many runs can and cannot show."""
     final = result["final"]
@@ -123,22 +65,29 @@ def caveat(result) -> str:
 def main(args):
     start = time.perf_counter()
     full = (args.runs == DEFAULT_RUNS and args.steps is None and args.lr is None and args.seed == 0
-            and tuple(args.correlations) == (0.5, 0.9, 1.0) and args.batch_size is None)
-    figure = Path(args.figure) if args.figure else (outputs.default("figures/compare.png") if full
-                                                    else outputs.scratch_dir("compare") / "compare.png")
-    outputs.check_protected("--figure", figure, full_run=full, force=args.force,
-                            what="python -m mmoe_np compare with its default settings")
-    outputs.prepare_file("--figure", figure, suffixes=(".png", ".pdf", ".svg", ".jpg"))
+            and tuple(args.correlations) == (0.5, 0.9, 1.0) and args.batch_size is None
+            and args.backend == protocol.FAITHFUL["backend"])
+    figure = outputs.choose("--figure", args.figure, "figures/compare.png", full_run=full, force=args.force,
+                            label="compare", what="python -m mmoe_np compare with its default settings", file=True,
+                            suffixes=(".png", ".pdf", ".svg", ".jpg"))
     result = run(correlations=tuple(args.correlations), runs=args.runs, steps=args.steps, batch_size=args.batch_size,
                  lr=args.lr, seed=args.seed, backend=args.backend, jobs=args.jobs, progress=not args.no_progress)
     config = result["config"]
     rates = {name: config.lr_grid(name)[:, 0].tolist() for name in config.models}
+    if args.lr is not None:
+        source = "given with --lr"
+    elif all(name in config.chosen_lrs for name in config.models):
+        source = "chosen by the 200-run study, results/reproduce/config.json"
+    else:
+        source = ("Adam's default 1e-3: the 200-run study's chosen rates were not found in "
+                  "results/reproduce/config.json; run python -m mmoe_np reproduce fig4 to choose them")
     print(f"Faithful setting: paper sizes, fresh data every step, {config.steps} Adam steps of batch "
-          f"{config.batch_size}, learning rates {rates} "
-          f"({'chosen by the 200-run study' if args.lr is None else 'given'})")
-    print(table(result))
-    print()
-    print(paired(result))
+          f"{config.batch_size}, learning rates {rates} ({source})")
+    print(summary_table(result))
+    print("\nPaired by run (ratio < 1: the first has the lower loss):")
+    print(paired_table(result))
+    print("\nDoes a lower correlation hurt? (ratio > 1: the loss is higher at the lower correlation)")
+    print(correlation_table(result))
     print()
     print(caveat(result))
     plots.plot_loss_curves(figure, result["steps"], result["curves"], result["correlations"], result["models"],

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 FAITHFUL = dict(correlations=(0.5, 0.9, 1.0), runs=200, pilot_runs=20, lrs=(1e-4, 1e-3, 1e-2), steps=8000,
                 batch_size=128, eval_every=250, n_train=None, n_val=1000, n_test=2000, d=100, c=1.0, m=10,
-                noise_std=0.01, alpha_beta="normal", seed=0, dtype="float32")
+                noise_std=0.01, alpha_beta="normal", seed=0, dtype="float32", backend="numba")
 FIG3 = dict(models=("shared_bottom",), sizes={"shared_bottom": {"bottom_units": 16}}, lrs=(1e-3,))
 FIG4 = dict(models=("shared_bottom", "omoe", "mmoe"))
 LEGACY = dict(FAITHFUL, runs=200, pilot_runs=0, lrs=(1e-2,), steps=1500, eval_every=100, n_train=8000,
               dtype="float64")
 
-# the settings that define a run's numbers (not where or how fast it runs)
+# the settings that define a run's numbers (not how it is spread over processes); the backend is one:
+# float32 results differ by rounding between backends, and the committed ones come from numba
 PROTOCOL_KEYS = ("correlations", "runs", "pilot_runs", "lrs", "steps", "batch_size", "eval_every", "n_train", "c",
-                 "m", "noise_std", "alpha_beta", "seed", "dtype")
+                 "m", "noise_std", "alpha_beta", "seed", "dtype", "backend")
 
 
 def is_full_run(settings, protocol=FAITHFUL):

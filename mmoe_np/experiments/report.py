@@ -86,7 +86,7 @@ def sensitivity_rows(name, description, result):
     models = [str(m) for m in result["models"]]
     cells = []
     for j in (models.index("shared_bottom"), models.index("mmoe")):
-        value, v, _ = claims.correlation_trend(final, corr, j, "")
+        value, v, _ = claims.correlation_trend(final, corr, j)
         cells.append(_cell(value, v))
     value, v, _ = claims.gap_difference(final, corr, models, "shared_bottom")
     cells.append(_cell(value, v))

@@ -74,18 +74,43 @@ def run_fig3(settings, executor_kw):
     return run_sweep(config, **executor_kw)
 
 
-def run_fig45(settings, executor_kw):
-    """Figs. 4-5: a pilot chooses each model's learning rate per correlation (several ``lrs``),
-    then the main sweep at the chosen rates. Returns (pilot result or None, main result)."""
+def run_pilot(settings, executor_kw):
+    """The pilot of Figs. 4-5: every learning rate of the grid on ``pilot_runs`` runs of their own
+    (seeds not in the main study). None when there is nothing to choose."""
     base = sweep_config(settings, models=protocol.FIG4["models"])
     if len(base.lrs) == 1 or not settings["pilot_runs"]:
-        return None, run_sweep(base, **executor_kw)
-    pilot_config = replace(base, runs=settings["pilot_runs"], seed=base.seed + 1)   # runs not in the main study
-    pilot = run_sweep(pilot_config, **executor_kw)
-    chosen = {name: [float(pilot["lr_table"][i, j, pilot["chosen_lr_index"][i, j]])
-                     for i in range(len(base.correlations))] for j, name in enumerate(base.models)}
-    main = run_sweep(replace(base, chosen_lrs=chosen), **executor_kw)
-    return pilot, main
+        return None
+    return run_sweep(replace(base, runs=settings["pilot_runs"], seed=base.seed + 1), **executor_kw)
+
+
+def run_fig45(settings, executor_kw, pilot=None):
+    """Figs. 4-5: every model at the learning rate the pilot chose for it at each correlation
+    (or at every rate of the grid when there is no pilot)."""
+    base = sweep_config(settings, models=protocol.FIG4["models"])
+    if pilot is None:
+        return run_sweep(base, **executor_kw)
+    return run_sweep(replace(base, chosen_lrs=chosen_learning_rates(pilot)), **executor_kw)
+
+
+def chosen_learning_rates(result):
+    """``{model: [lr per correlation]}``: the rate a sweep's grid search chose (its ``chosen_lr_index``)."""
+    table, index = result["lr_table"], result["chosen_lr_index"]
+    return {str(name): [float(table[i, j, index[i, j]]) for i in range(table.shape[0])]
+            for j, name in enumerate(result["models"])}
+
+
+def study_learning_rates(models, correlations, folder="results/reproduce"):
+    """The rates the committed study (``folder``/config.json) chose, ``{model: [lr per correlation]}`` for
+    the given models and correlations; None when the file is absent or lacks one of them."""
+    try:
+        info = json.loads((outputs.default(folder) / "config.json").read_text())
+        chosen, study_corr = info["chosen_lrs"], [round(float(p), 6) for p in info["correlations"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    wanted = [round(float(p), 6) for p in correlations]
+    if not all(name in chosen for name in models) or not set(wanted) <= set(study_corr):
+        return None
+    return {name: [float(chosen[name][study_corr.index(p)]) for p in wanted] for name in models}
 
 
 # ----------------------------------------------------------------------------------- files
@@ -97,7 +122,7 @@ def save_results(result, folder, extra=None):
     info = config_dict(config)
     info.update(streamed=config.n_train is None,
                 n_train=config.n_train if config.n_train is not None else config.steps * config.batch_size,
-                lrs=list(config.lrs), chosen_lrs=_chosen(result))
+                lrs=list(config.lrs), chosen_lrs=chosen_learning_rates(result))
     info.update(extra or {})
     for key, value in config.sizes.get("shared_bottom", {}).items():
         info[key] = value                                            # e.g. "bottom_units": 16 for Fig. 3
@@ -127,12 +152,6 @@ def save_results(result, folder, extra=None):
         w.writerows(summary_rows(result))
     (folder / "config.json").write_text(json.dumps(info, indent=1) + "\n")
     return folder
-
-
-def _chosen(result):
-    table, index = result["lr_table"], result["chosen_lr_index"]
-    return {str(name): [float(table[i, j, index[i, j]]) for i in range(table.shape[0])]
-            for j, name in enumerate(result["models"])}
 
 
 def load_results(folder):
@@ -184,6 +203,20 @@ def paired_table(result) -> str:
     return "\n".join(lines)
 
 
+def correlation_table(result, low=0.5, high=1.0) -> str:
+    """Each model's loss at correlation ``low`` over its loss at ``high``, paired by run (the same data
+    seed and initialisation): above 1, the lower correlation hurts."""
+    final, at = result["curves"][..., -1], [round(float(p), 6) for p in result["correlations"]]
+    if low not in at or high not in at:
+        return f"(needs correlations {low:g} and {high:g})"
+    i, k = at.index(low), at.index(high)
+    lines = [f"| model | loss at {low:g} / loss at {high:g} [95% CI] | higher at {low:g} |", "|---|---|---|"]
+    for j, name in enumerate(result["models"]):
+        r = paired_ratio(final[i, :, j], final[k, :, j])
+        lines.append(f"| {MODEL_LABELS[str(name)]} | {r.ratio} | {1 - r.wins:.0%} |")
+    return "\n".join(lines)
+
+
 def flatness_table(result) -> str:
     """Are the curves flat? Change of the mean test loss over the last fifth of training, and the
     final mean training (minibatch) loss against the test loss."""
@@ -205,6 +238,8 @@ def describe(result, title):
     parts = [f"## {title}", summary_table(result)]
     if len(result["models"]) > 1 and result["curves"].shape[1] > 1:
         parts += ["Paired by run (ratio < 1: the first model has the lower loss):", paired_table(result)]
+    if result["curves"].shape[1] > 1:
+        parts += ["Does a lower correlation hurt? (paired by run)", correlation_table(result)]
     parts += ["Flat by the end? (last fifth of training; train vs test loss)", flatness_table(result)]
     diverged = (result["diverged"] > 0).sum()
     if diverged:
@@ -222,19 +257,13 @@ def settings_from(args):
 
 
 def resolve_outputs(args, full, target):
-    """Where the results and figures go; every path checked before any training (one-line errors)."""
-    default_out, default_figures = outputs.default("results/reproduce"), outputs.default("figures")
-    if not full and not args.force and (args.out is None or args.figures is None):
-        scratch = outputs.scratch_dir(target)
-        out = Path(args.out) if args.out is not None else scratch
-        figures = Path(args.figures) if args.figures is not None else scratch
-    else:
-        out = Path(args.out) if args.out is not None else default_out
-        figures = Path(args.figures) if args.figures is not None else default_figures
+    """Where the results and figures go; every path checked before any training (one-line errors).
+    A run that is not the documented one writes both to one scratch folder unless told otherwise."""
     what = f"python -m mmoe_np reproduce {target} with the documented settings"
-    outputs.check_protected("--out", out, full_run=full, force=args.force, what=what)
-    outputs.check_protected("--figures", figures, full_run=full, force=args.force, what=what)
-    return outputs.prepare_dir("--out", out), outputs.prepare_dir("--figures", figures)
+    scratch = None if full or args.force else outputs.scratch_dir(target)
+    common = dict(full_run=full, force=args.force, label=target, what=what, scratch=scratch)
+    return (outputs.choose("--out", args.out, "results/reproduce", **common),
+            outputs.choose("--figures", args.figures, "figures", **common))
 
 
 def main(args):
@@ -256,7 +285,7 @@ def main(args):
                                   noise_std=args.noise_std)
         plot_fig2(cosines, corr, figures / FIGURES["fig2"])
         print("label correlation at cosine " + ", ".join(f"{p:g}: {c:.3f}" for p, c in zip(cosines, corr.mean(1))))
-        print(f"[fig2: {time.perf_counter() - start:.0f} s]")
+        print(f"[fig2: {time.perf_counter() - start:.0f} s]", flush=True)
     fig3 = main_result = None
     if args.target in ("fig3", "all"):
         t = time.perf_counter()
@@ -265,13 +294,15 @@ def main(args):
         plots.plot_correlation_curves(figures / FIGURES["fig3"], fig3["steps"], fig3["curves"][:, :, 0],
                                       fig3["correlations"], title="Fig. 3: Shared-Bottom (bottom of 16), Adam lr 1e-3")
         print(describe(fig3, "Fig. 3: Shared-Bottom with a bottom of 16"))
-        print(f"[fig3: {time.perf_counter() - t:.0f} s]")
+        print(f"[fig3: {time.perf_counter() - t:.0f} s]", flush=True)
     if args.target in ("fig4", "fig5", "all"):
         t = time.perf_counter()
-        pilot, main_result = run_fig45(settings, executor_kw)
+        pilot = run_pilot(settings, executor_kw)
         if pilot is not None:
             save_results(pilot, out / "pilot", extra=dict(study="pilot"))
             print(describe(pilot, f"Pilot ({pilot['config'].runs} runs, every learning rate)"))
+            print(f"[pilot: {time.perf_counter() - t:.0f} s]", flush=True)
+        main_result = run_fig45(settings, executor_kw, pilot)
         save_results(main_result, out, extra=dict(study="fig4", pilot_runs=settings["pilot_runs"] if pilot else 0,
                                                   lrs=list(settings["lrs"])))
         print(describe(main_result, "Figs. 4-5: Shared-Bottom, OMoE, MMoE at the chosen learning rates"))

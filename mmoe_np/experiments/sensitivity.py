@@ -13,13 +13,12 @@ The learning-rate rows come from the main study's pilot (20 runs at every rate o
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import replace
 
 from .. import outputs
 from . import protocol
-from .reproduce import describe, save_results, sweep_config
+from .reproduce import describe, save_results, study_learning_rates, sweep_config
 from .sweep import run_sweep
 
 VARIANTS = {
@@ -29,7 +28,7 @@ VARIANTS = {
     "n100k": (dict(n_train=100_000), "a fixed training set of 100,000 points per run"),
     "steps1500": (dict(steps=1500, eval_every=100), "1,500 steps (the old study's length)"),
     "steps32000": (dict(steps=32_000, eval_every=1000), "32,000 steps: four times longer"),
-    "legacy": (dict(n_train=8000, steps=1500, eval_every=100, lrs=(1e-2,), dtype="float64"),
+    "legacy": ({k: protocol.LEGACY[k] for k in ("n_train", "steps", "eval_every", "lrs", "dtype")},
                "the old study's protocol: 8,000 points, 1,500 steps, lr 1e-2 for every model"),
     "c3": (dict(c=3.0), "c = 3 (larger task weights) instead of 1"),
     "m0": (dict(m=0), "m = 0: linear tasks, no sinusoids"),
@@ -37,14 +36,6 @@ VARIANTS = {
     "google": (dict(alpha_beta="google"), "alpha_i = i, beta_i = (i-1)^2 (Google Research's generator)"),
 }
 RUNS = 20
-
-
-def chosen_lrs(study="results/reproduce"):
-    """The learning rates the main study chose, from its config.json (None when absent)."""
-    try:
-        return json.loads((outputs.default(study) / "config.json").read_text())["chosen_lrs"]
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def variant_config(name, runs=RUNS, backend="numba", lrs=None):
@@ -55,7 +46,7 @@ def variant_config(name, runs=RUNS, backend="numba", lrs=None):
     settings = dict(protocol.FAITHFUL, runs=runs, backend=backend, **changes)
     config = sweep_config(settings, models=protocol.FIG4["models"])
     if "lrs" not in changes:
-        lrs = lrs or chosen_lrs()
+        lrs = lrs or study_learning_rates(config.models, config.correlations)
         if lrs is None:
             raise FileNotFoundError("results/reproduce/config.json (the main study's chosen learning rates) not "
                                     "found: run python -m mmoe_np reproduce fig4 first, or pass --lr")
@@ -64,12 +55,9 @@ def variant_config(name, runs=RUNS, backend="numba", lrs=None):
 
 
 def main(args):
-    full = args.runs == RUNS and args.lr is None
-    out = outputs.default("results/sensitivity") if args.out is None and (full or args.force) else (
-        outputs.scratch_dir("sensitivity") if args.out is None else args.out)
-    outputs.check_protected("--out", out, full_run=full, force=args.force,
-                            what=f"python -m mmoe_np reproduce sensitivity (with {RUNS} runs)")
-    out = outputs.prepare_dir("--out", out)
+    full = args.runs == RUNS and args.lr is None and args.backend == protocol.FAITHFUL["backend"]
+    out = outputs.choose("--out", args.out, "results/sensitivity", full_run=full, force=args.force,
+                         label="sensitivity", what=f"python -m mmoe_np reproduce sensitivity (with {RUNS} runs)")
     lrs = None if args.lr is None else {m: [args.lr] * len(protocol.FAITHFUL["correlations"])
                                         for m in protocol.FIG4["models"]}
     configs = {name: variant_config(name, args.runs, args.backend, lrs) for name in args.variants}   # errors first

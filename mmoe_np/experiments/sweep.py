@@ -24,7 +24,7 @@ import numpy as np
 from .. import _checks, train
 from ..data import SyntheticRuns
 from ..optim import Adam
-from .common import PAPER_SIZES, build_model, run_seeds
+from .common import PAPER_SIZES, build_model, model_seeds, run_seeds
 from .jobs import run_jobs
 
 
@@ -116,13 +116,14 @@ def job(config: SweepConfig, first: int, data_seeds: list):
                            noise_std=config.noise_std, alpha_beta=config.alpha_beta, n_val=config.n_val,
                            n_test=config.n_test, n_train=config.n_train, dtype=dtype)
     trainers = []
-    for j, name in enumerate(config.models):
+    for name in config.models:
         lrs = config.lr_grid(name)                                        # (C, L)
         L = lrs.shape[1]
         # the same initialisation for every correlation and learning rate of a run (paired)
-        seeds = np.broadcast_to(np.asarray(data_seeds, dtype=np.int64)[:, None, None] + j + 1, (R, C, L))
         if name == "single_task":           # one network per task: the task is one more run axis
-            seeds = seeds[..., None] + 1000 * np.arange(2)
+            seeds = np.broadcast_to(model_seeds(data_seeds, name, 2)[:, None, None, :], (R, C, L, 2))
+        else:
+            seeds = np.broadcast_to(model_seeds(data_seeds, name)[:, None, None], (R, C, L))
         model = build_model(name, config.d, seed=seeds, backend=config.backend, dtype=dtype,
                             **config.sizes.get(name, {}))
         rates = lrs[None] if name != "single_task" else lrs[None, :, :, None]
@@ -175,7 +176,7 @@ def _per_run(model, losses):
 
 def _loss(model, data):
     """Mean over the tasks of each run's test/validation loss: (R, C, L)."""
-    return _per_run(model, train.evaluate(model, *_for_model(model, *data), batch_size=4096))
+    return _per_run(model, train.evaluate(model, *_for_model(model, *data), batch_size=512))
 
 
 def run_sweep(config: SweepConfig, executor="serial", n_jobs=None, scheduler=None, progress=True):
