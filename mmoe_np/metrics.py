@@ -1,4 +1,4 @@
-"""Evaluation metrics: Pearson correlation and ROC AUC."""
+"""Evaluation metrics: Pearson correlation, ROC AUC, gate polarisation and expert similarity."""
 from __future__ import annotations
 
 import numpy as np
@@ -42,3 +42,38 @@ def roc_auc(y_true, scores) -> float:
         raise ValueError(f"roc_auc needs both classes, got {n_pos} positives and {n_neg} negatives")
     ranks = rankdata(s)   # average ranks for ties
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def gate_polarisation(gates) -> np.ndarray:
+    r"""How much each gate leans on one expert: its largest mean weight.
+
+    .. math:: \mathrm{pol}_k = \max_e \frac{1}{B}\sum_b g^k(x_b)_e
+
+    gates (..., K, B, E) -> (..., K). 1/E for a gate that spreads its weight evenly on average,
+    1 for a gate that always picks the same expert (a polarised gate, Zhao et al. 2019 §5.2.3).
+    """
+    gates = np.asarray(gates)
+    if gates.ndim < 3 or 0 in gates.shape[-3:]:
+        raise ValueError(f"gates must have shape (..., K, B, E) with K, B, E >= 1, got {gates.shape}")
+    return gates.mean(axis=-2).max(axis=-1)
+
+
+def expert_similarity(expert_kernel) -> np.ndarray:
+    r"""Mean cosine similarity between every pair of experts' weight vectors.
+
+    .. math:: \frac{1}{E(E-1)} \sum_{e \ne e'} \cos(w_e, w_{e'}), \quad w_e = \mathrm{vec}(W_{:,:,e})
+
+    expert_kernel (..., D, U, E) -> (...). Near 0 for independent random experts; near 1 when
+    the experts have collapsed onto the same function.
+    """
+    W = np.asarray(expert_kernel, dtype=np.float64)
+    if W.ndim < 3 or W.shape[-1] < 2 or 0 in W.shape[-3:]:
+        raise ValueError(f"expert_kernel must have shape (..., D, U, E) with E >= 2, got {W.shape}")
+    W = W.reshape(W.shape[:-3] + (-1, W.shape[-1]))                       # (..., D*U, E)
+    norms = np.linalg.norm(W, axis=-2, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError("an expert's weights are all zero: its cosine similarity is undefined")
+    W = W / norms
+    cos = np.swapaxes(W, -1, -2) @ W                                      # (..., E, E)
+    E = cos.shape[-1]
+    return (cos.sum(axis=(-2, -1)) - np.trace(cos, axis1=-2, axis2=-1)) / (E * (E - 1))

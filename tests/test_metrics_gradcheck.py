@@ -47,3 +47,28 @@ def test_compare_message_names_parameter_index_and_both_numbers():
                        match=r"expert_kernel: relative error .* index \(1,\): analytic 5, numerical 2"):
         gradcheck.compare("expert_kernel", np.array([1.0, 5.0]), np.array([1.0, 2.0]))
     assert gradcheck.rel_error(np.ones(3), np.ones(3)) == 0.0
+
+
+def test_gate_polarisation_is_the_largest_mean_gate_weight():
+    from mmoe_np.metrics import gate_polarisation
+    even = np.full((2, 5, 4), 0.25)                                   # (K, B, E)
+    picked = np.zeros((2, 5, 4))
+    picked[..., 1] = 1.0
+    np.testing.assert_allclose(gate_polarisation(even), [0.25, 0.25])
+    np.testing.assert_allclose(gate_polarisation(picked), [1.0, 1.0])
+    assert gate_polarisation(np.stack([even, picked])).shape == (2, 2)  # a run axis is kept
+    with pytest.raises(ValueError, match="gates"):
+        gate_polarisation(np.zeros((3, 4)))
+
+
+def test_expert_similarity_is_one_for_identical_experts_and_checks_its_input():
+    from mmoe_np.metrics import expert_similarity
+    W = np.random.default_rng(0).normal(size=(4, 3, 1)).repeat(5, axis=-1)  # (D, U, E) with E copies
+    np.testing.assert_allclose(expert_similarity(W), 1.0)
+    orthogonal = np.eye(4).reshape(4, 1, 4)                           # four orthogonal experts
+    np.testing.assert_allclose(expert_similarity(orthogonal), 0.0, atol=1e-15)
+    assert expert_similarity(np.stack([W, -W])).shape == (2,)
+    with pytest.raises(ValueError, match="E >= 2"):
+        expert_similarity(np.ones((4, 3, 1)))
+    with pytest.raises(ValueError, match="all zero"):
+        expert_similarity(np.zeros((4, 3, 2)))
