@@ -12,7 +12,7 @@ register it in ``EXERCISES``, then run ``python lessons/exercises/make_templates
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -50,7 +50,6 @@ class Exercise:
     summary: str                     # what a pass means
     hint: object = None              # optional extra hint: hint(call, got) -> str
     stages: bool = False             # judge every stage and report each
-    notes: dict = field(default_factory=dict)
 
     def judge(self, outcomes):
         if not self.stages:
@@ -334,6 +333,23 @@ def mse():
     return Exercise(("mse",), calls, "the mean squared error and its gradient match")
 
 
+def paired_ratio():
+    from .experiments.stats import paired_ratio as reference_ratio
+    calls = []
+    for seed, R in enumerate([200, 12]):
+        rng = _rng(50 + seed)
+        b = np.exp(rng.normal(-3.0, 1.0, R))
+        a = b * np.exp(rng.normal(-0.2, 0.3, R))               # a is about 18% lower, paired with b
+        r = reference_ratio(a, b).ratio
+        calls.append(Call("paired_ratio", (a, b), (np.asarray(r.estimate), np.asarray(r.low), np.asarray(r.high)),
+                          ("ratio", "low", "high"), stage=f"{R} runs", tol=2e-3))
+
+    def hint(call, name, got):
+        return "pair the runs: the log of each run's ratio a[r] / b[r], not the ratio of the means"
+    return Exercise(("paired_ratio",), calls, "the paired ratio and its 95% interval match (200 and 12 runs)", hint,
+                    stages=True)
+
+
 EXERCISES = {
     "dense_backward": dense_backward,
     "mse": mse,
@@ -346,4 +362,5 @@ EXERCISES = {
     "bce_with_logits": bce_with_logits,
     "covariance_similarity": covariance_similarity,
     "cgc_forward": cgc_forward,
+    "paired_ratio": paired_ratio,
 }
