@@ -148,19 +148,20 @@ def write_blocks(path, generated):
     path = Path(path)
     text = path.read_text()
     for name, body in generated.items():
-        pattern = re.compile(rf"(<!-- BEGIN generated: {name} -->\n).*?(\n<!-- END generated: {name} -->)", re.DOTALL)
+        pattern = re.compile(rf"(<!-- BEGIN generated: {name} -->\n)(?:.*?\n)?(<!-- END generated: {name} -->)",
+                             re.DOTALL)
         if not pattern.search(text):
             raise ValueError(f"{path} has no block '<!-- BEGIN generated: {name} -->' ... "
                              f"'<!-- END generated: {name} -->'")
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)   # an empty block too
     path.write_text(text)
 
 
 def read_blocks(path):
     """The generated blocks of ``path`` as they stand: ``{name: markdown}``."""
     text = Path(path).read_text()
-    return {m.group(1): m.group(2) for m in
-            re.finditer(r"<!-- BEGIN generated: (\w+) -->\n(.*?)\n<!-- END generated: \1 -->", text, re.DOTALL)}
+    return {m.group(1): m.group(2) or "" for m in
+            re.finditer(r"<!-- BEGIN generated: (\w+) -->\n(?:(.*?)\n)?<!-- END generated: \1 -->", text, re.DOTALL)}
 
 
 def main(args):
