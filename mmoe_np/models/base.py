@@ -306,6 +306,11 @@ def _npz_path(path):
 
 def _read_npz(path):
     """Every array of an .npz file, read into memory; one clear error for any unreadable file."""
+    with open(path, "rb") as raw:
+        magic = raw.read(6)
+    if not zipfile.is_zipfile(path) and magic != b"\x93NUMPY":
+        raise ValueError(f"{path} is not a readable .npz file of parameters (truncated, corrupt or another "
+                         f"format?): it is not a zip archive (its first bytes are {magic!r})")
     try:
         f = np.load(path, allow_pickle=False)
         if not isinstance(f, np.lib.npyio.NpzFile):
