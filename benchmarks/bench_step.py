@@ -7,14 +7,24 @@ against the same model in PyTorch on the CPU (same batch, dtype and thread count
 PyTorch is written the fastest way we found: the experts and the gates as 2-D matrix
 products, the mixtures and the towers as ``bmm``; eager mode and ``torch.compile`` (when it
 works here). ``--profile`` adds where the numba step's time goes, piece by piece.
+
+PyTorch is timed in a child process with its own OpenMP settings: ``import mmoe_np`` asks
+OpenMP threads to sleep when idle (``OMP_WAIT_POLICY=PASSIVE``, good for numba next to
+OpenBLAS), which makes PyTorch's small steps 3x slower; PyTorch gets its default instead,
+unless you set ``OMP_WAIT_POLICY`` yourself.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
+USER_OMP_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")   # before mmoe_np sets its default
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PAPER, machine_description, markdown_table, real_gpu_available, seconds_per_call  # noqa: E402
@@ -80,6 +90,35 @@ def pytorch(B, dtype, threads, compile=False):
     return step
 
 
+def pytorch_times(batches, dtype, threads):
+    """Seconds per PyTorch step, ``{"pytorch eager": [...], "pytorch compile": [...]}``, timed in a
+    child process that imports torch before anything sets OpenMP's wait policy."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if USER_OMP_WAIT_POLICY is not None:
+        env["OMP_WAIT_POLICY"] = USER_OMP_WAIT_POLICY
+    code = (f"import sys, json; import torch; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            f"import bench_step; print(json.dumps(bench_step._pytorch_child({list(batches)!r}, "
+            f"{np.dtype(dtype).name!r}, {threads})))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    for line in out.stderr.splitlines():
+        if line.startswith("torch.compile failed"):
+            print(line)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _pytorch_child(batches, dtype, threads):
+    times = {"pytorch eager": [], "pytorch compile": []}
+    for B in batches:
+        times["pytorch eager"].append(seconds_per_call(pytorch(B, dtype, threads), min_time=1.0))
+        try:
+            times["pytorch compile"].append(seconds_per_call(pytorch(B, dtype, threads, compile=True),
+                                                             min_time=1.0))
+        except Exception as err:                 # no compiler toolchain, say
+            print(f"torch.compile failed at batch {B}: {type(err).__name__}: {str(err)[:120]}", file=sys.stderr)
+            times["pytorch compile"].append(float("nan"))
+    return times
+
+
 def profile(B, dtype):
     """Microseconds per piece of the numba step (each piece timed on its own)."""
     model, opt = make_model("numba", dtype), mn.Adam(lr=1e-4)
@@ -141,11 +180,8 @@ def main(argv=None):
     keep_freed_memory()                          # as fit does: no page faults on the step's big arrays
     import numba
     threads = numba.config.NUMBA_NUM_THREADS
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
+    import importlib.util
+    have_torch = importlib.util.find_spec("torch") is not None
     backends = ["numpy", "numba"] + (["cuda"] if real_gpu_available() else [])
 
     print(f"# Training-step benchmark (MMoE, {args.dtype}, D={PAPER['D']}, {PAPER['E']} experts x "
@@ -158,14 +194,8 @@ def main(argv=None):
     for B in args.batches:
         for be in backends:
             times[be].append(seconds_per_call(ours(be, B, dtype), min_time=1.0))
-        if have_torch:
-            times["pytorch eager"].append(seconds_per_call(pytorch(B, dtype, threads), min_time=1.0))
-            try:
-                times["pytorch compile"].append(seconds_per_call(pytorch(B, dtype, threads, compile=True),
-                                                                 min_time=1.0))
-            except Exception as err:             # no compiler toolchain, say
-                print(f"torch.compile failed at batch {B}: {type(err).__name__}: {str(err)[:120]}")
-                times["pytorch compile"].append(np.nan)
+    if have_torch:
+        times.update(pytorch_times(args.batches, dtype, threads))
     rows = []
     for i, B in enumerate(args.batches):
         row = [B] + [f"{times[name][i] * 1e6:.0f}" for name in names]

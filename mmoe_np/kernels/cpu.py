@@ -30,24 +30,17 @@ oracle) before a compiled loop touches memory, and propagates NaN as NumPy does.
 """
 from __future__ import annotations
 
-import os
 import types
 from math import prod
 from typing import NamedTuple
 
-# numba's OpenMP threads spin-wait after each parallel loop by default, and starved OpenBLAS's
-# threads in the next matrix product (a step at batch 1024: 12.1 ms instead of 1.5 ms on 2
-# cores). Idle OpenMP threads should sleep; set before numba starts its OpenMP pool, and only
-# when the user has not chosen a policy.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numba
+import numpy as np
+from numba import njit, prange
 
-import numba  # noqa: E402
-import numpy as np  # noqa: E402
-from numba import njit, prange  # noqa: E402
-
-from ..params import find_dense_block  # noqa: E402
-from . import reference, shapes  # noqa: E402
-from .reference import _fill  # noqa: E402  (copies gradients into the model's buffer)
+from ..params import find_dense_block
+from . import reference, shapes
+from .reference import _fill  # (copies gradients into the model's buffer)
 
 NAME = "numba"
 _PARALLEL_MIN_CELLS = 1 << 17   # cells per call above which loops run in parallel
