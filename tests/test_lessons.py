@@ -54,3 +54,29 @@ def test_import_does_not_import_numba():
             "mn.MMoE(4).predict(np.ones((8, 4))); print('numba' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+@pytest.mark.parametrize("user_policy", [None, "ACTIVE"])
+def test_import_asks_idle_openmp_threads_to_sleep_unless_the_user_chose(user_policy):
+    """Spinning OpenMP threads starved OpenBLAS (a numba step 9x slower): import sets PASSIVE."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if user_policy:
+        env["OMP_WAIT_POLICY"] = user_policy
+    code = "import os, mmoe_np; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.stdout.strip() == (user_policy or "PASSIVE"), out.stderr
+
+
+@pytest.mark.slow
+def test_exercise_answers_run_in_quick_mode(tmp_path):
+    """The measured answers INSTRUCTOR.md quotes come from lessons/exercise_answers.py: it must run."""
+    script = LESSONS[0].parent / "exercise_answers.py"
+    keys = []
+    if not (CENSUS_DIR / "census-income.test.gz").exists():
+        keys = sorted({line.split('"')[1].split(".")[0] for line in script.read_text().splitlines()
+                       if line.startswith('@answer("') and not line.startswith('@answer("09')})
+    env = {**os.environ, "MMOE_QUICK": "1", "MPLBACKEND": "Agg", "MMOE_FIGURES": str(tmp_path)}
+    result = subprocess.run([sys.executable, str(script), *keys], cwd=script.parent, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"exercise_answers.py failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.stdout.count("\n## ") >= 25
