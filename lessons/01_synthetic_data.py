@@ -100,7 +100,9 @@ savefig(fig, "01_label_correlation.png")
 # non-linearity matters as much as `p`.
 #
 # ## Exercises
-# 1. Set `m=0` (no sinusoids). What is the label correlation now, and why exactly `p`?
+# 1. Set `m=0` (no sinusoids). Show that the label correlation is then
+#    $p\,c^2/(c^2 + \sigma^2)$ ($\sigma$ = `noise_std`): within a hair of `p` for c = 1 and
+#    $\sigma$ = 0.01, but not exactly `p`. Check it with the generator, then raise `noise_std` to 1.
 # 2. Fix `alpha = np.arange(1, 11)` and `beta = np.arange(10)**2` (Google Research's choice)
 #    and redo the figure. Why does the correlation collapse for every p < 1?
 # 3. Show with algebra that $\|w_2\| = c$ for any `p` in [-1, 1].

@@ -86,6 +86,9 @@ print(f"test MSE after {steps} steps: {test_curve[-1][1]:.4f}  (label variance {
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
 ax.plot(np.convolve(train_curve, np.ones(25) / 25, mode="valid"), label="train (moving mean of 25)")
 ax.plot(*zip(*test_curve), "o-", ms=3, label="test")
+w_linear, *_ = np.linalg.lstsq(np.c_[X, np.ones(len(X))], y, rcond=None)     # the best linear model
+linear = mn.losses.mse(np.c_[X_test, np.ones(len(X_test))] @ w_linear, y_test)[0]
+ax.axhline(linear, color="k", ls=":", lw=1, label="best linear model (test)")
 ax.set_yscale("log")
 ax.set_xlabel("SGD step")
 ax.set_ylabel("MSE")
@@ -95,9 +98,30 @@ ax.grid(alpha=0.3)
 savefig(fig, "02_single_task_sgd.png")
 
 # %% [markdown]
+# ## Reading the curve
+# Task 1 is $y = w^\top x + \sum_i \sin(\alpha_i w^\top x + \beta_i)$: a linear part and a
+# wiggly function of the same direction $w^\top x$. A network learns the easy part first.
+# The dotted line is the test loss of the **best linear model** (least squares on the
+# training rows): what is left once the linear part is learnt. The printout below compares
+# the curve with it.
+
+# %%
+at = dict(test_curve)
+plateau_step = min(s for s in at if at[s] <= 1.25 * linear) if any(v <= 1.25 * linear for v in at.values()) else None
+print(f"label variance {y_test.var():.3f}; best linear model {linear:.3f}; network at the end {test_curve[-1][1]:.3f}")
+if plateau_step is not None:
+    print(f"By step {plateau_step} the test loss ({at[plateau_step]:.3f}) is within 25% of the linear model's: the "
+          "linear part is learnt. The slow part after it is the sinusoids, which need the ReLU units to bend.")
+    print("The network ends " + ("below" if test_curve[-1][1] < linear else "above") + " the linear model: "
+          + ("it has learnt some of the non-linear part." if test_curve[-1][1] < linear
+             else "plain SGD has not yet learnt the non-linear part in this many steps."))
+else:
+    print("The curve has not come down to the linear model's loss in this many steps (a quick run?).")
+
+# %% [markdown]
 # ## Exercises
 # 1. `lessons/exercises/ex02_dense_backward.py`: write `dense_backward` yourself, then run
 #    `python -m mmoe_np.check lessons/exercises/ex02_dense_backward.py`.
 # 2. Derive $dx$ for $z = \tanh(xW + b)$ and check it numerically.
-# 3. Try learning rates 0.5 and 0.005. What goes wrong at each end? (`mn.fit` stops a
-#    diverging run with an error that names the step.)
+# 3. Try learning rates 0.5 and 0.005 in the loop above. What goes wrong at each end?
+#    (`mn.fit`, lesson 03, stops a diverging run with an error that names the step.)

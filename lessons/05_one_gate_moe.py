@@ -38,11 +38,32 @@ print("X", X.shape, "W", W.shape, "-> H", H.shape)
 same = np.maximum((X @ W.reshape(D, U * E)).reshape(B, U, E) + b, 0)
 print("equals one matmul:", np.allclose(H, same))
 
+# %% [markdown]
+# ### The experts' backward pass, derived
+# Write $Z_{bue} = \sum_d X_{bd} W_{due} + b_{ue}$, so $H = \mathrm{ReLU}(Z)$. Given the
+# upstream gradient $dH = \partial L / \partial H$ (B, U, E):
+#
+# 1. **ReLU's mask.** $\partial H_{bue}/\partial Z_{bue}$ is 1 where the unit is on and 0 where
+#    it is off, so $dZ = dH \cdot [Z > 0]$; and $Z > 0$ exactly where $H > 0$, so the mask can
+#    be read from H (the forward pass need not keep Z).
+# 2. $W_{due}$ touches $Z_{bue}$ for every row b, with slope $X_{bd}$:
+#    $dW_{due} = \sum_b X_{bd}\, dZ_{bue}$ -- again one matrix product, $X^\top dZ$.
+# 3. $b_{ue}$ touches every row: $db_{ue} = \sum_b dZ_{bue}$.
+# 4. $X_{bd}$ touches every unit of every expert: $dX_{bd} = \sum_{u,e} dZ_{bue} W_{due}$.
+#
+# Forgetting step 1 is the classic mistake: the gradient then flows through units that were
+# off. Derive it yourself in exercise `ex05_experts_backward` (the checker recognises a
+# missing mask and says so).
+
+# %%
 dH = rng.standard_normal(H.shape)
 dX, dW, db = kernels.experts_backward(X, W, H, dH)
 f = lambda: kernels.experts_forward(X, W, b)
 for name, analytic, wrt in [("dX", dX, X), ("dW", dW, W), ("db", db, b)]:
     print(f"experts {name}: relative error {compare(name, analytic, numerical_gradient_array(f, wrt, dH)):.1e}")
+unmasked = kernels.experts_backward(X, W, np.ones_like(H), dH)[1]
+print(f"without the mask, dW would be off by {np.abs(unmasked - dW).max():.2f} at worst "
+      f"({np.mean(H == 0):.0%} of the units are off here)")
 
 # %% [markdown]
 # ## 2. The softmax gate, and its backward pass
@@ -90,19 +111,36 @@ data = mn.make_synthetic(n=10_000, d=100, p=0.5, seed=0)
 omoe = mn.OMoE(n_features=100, n_experts=8, expert_units=16, seed=0, backend="numba")
 mn.fit(omoe, Xtr, Ytr, optimizer=mn.Adam(lr=1e-2), steps=pick(3000, 300), progress=False)
 print("OMoE test MSE per task:", mn.evaluate(omoe, Xte, Yte).round(4))
-usage = omoe.gates(Xte)[0]                                    # (B, E)
+usage = omoe.gates(Xte)[0]                                    # (B, E): gate weights, each in [0, 1]
 
-fig, ax = plt.subplots(figsize=(5.5, 3.5))
-ax.bar(np.arange(8), usage.mean(0), yerr=usage.std(0), capsize=3)
+fig, ax = plt.subplots(figsize=(6, 3.6))
+median = np.median(usage, axis=0)
+low, high = np.quantile(usage, [0.25, 0.75], axis=0)
+ax.bar(np.arange(8), median, yerr=[median - low, high - median], capsize=3)
 ax.set_xlabel("expert")
-ax.set_ylabel("gate weight (mean +- std over test inputs)")
-ax.set_title("OMoE after training: how the single gate uses the 8 experts")
+ax.set_ylabel("gate weight: median, quartiles")
+ax.set_ylim(0, 1)
+ax.set_title("OMoE after training: how its one gate uses the 8 experts", fontsize=10)
+fig.tight_layout()
 savefig(fig, "05_omoe_gate.png")
+
+# %%
+order = np.argsort(-usage.mean(0))
+print("mean gate weight per expert, largest first:", usage.mean(0)[order].round(3))
+print(f"the top two experts carry {usage.mean(0)[order[:2]].sum():.0%} of the weight on average; a uniform gate "
+      "would give each of the 8 experts 1/8 = 12.5%")
+
+# %% [markdown]
+# **Reading the figure.** Gate weights lie between 0 and 1, so the bars show the median and
+# the quartiles over the test inputs (a mean +- standard deviation would draw impossible
+# negative weights). The printout says how concentrated the gate is. A gate that leans on a
+# few experts is usual after training; lesson 15 measures how often it collapses onto one.
 
 # %% [markdown]
 # ## Exercises
-# 1. `lessons/exercises/ex05_softmax_backward.py` and `ex05_gate_mix_backward.py`:
-#    write the two backward passes; check with `python -m mmoe_np.check <file>`.
+# 1. Checkable derivations: `lessons/exercises/ex05_experts_backward.py` (the mask!),
+#    `ex05_softmax_backward.py` and `ex05_gate_mix_backward.py`; check each with
+#    `python -m mmoe_np.check <file>`.
 # 2. Prove that $\sum_j dl_j = 0$ for the softmax backward. Why must it be so?
 # 3. Initialise the gate kernel to zeros. What does the gate compute at the first step,
 #    and do the experts still learn different things?

@@ -23,9 +23,12 @@ if "NUMBA_ENABLE_CUDASIM" not in os.environ and shutil.which("nvidia-smi") is No
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"      # must happen before numba is imported
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 
+import mmoe_np as mn
 from mmoe_np.kernels import get_kernels
 from mmoe_np.lesson_utils import pick, savefig
 from mmoe_np.timing import seconds_per_call  # warm-up call, loop, median of 5 repeats
@@ -91,7 +94,7 @@ else:
         t = seconds_per_call(lambda: (kern.experts_forward(X, W, b), cuda.synchronize()))
         print(f"cuda (GPU) batch {B}: experts_forward {t * 1e6:.0f} us")
 
-fig, axes = plt.subplots(1, len(batches), figsize=(4.5 * len(batches), 3.5), sharey=False)
+fig, axes = plt.subplots(1, len(batches), figsize=(4.8 * len(batches), 3.8), sharey=False)
 for ax, B in zip(np.atleast_1d(axes), batches):
     x = np.arange(len(kernel_names))
     ax.bar(x - 0.2, np.array(times["numpy", B]) * 1e6, width=0.4, label="numpy")
@@ -101,7 +104,46 @@ for ax, B in zip(np.atleast_1d(axes), batches):
     ax.set_ylabel("microseconds per call")
 np.atleast_1d(axes)[0].legend()
 fig.suptitle("Kernel times on this machine's CPU (median of 5)")
+fig.tight_layout()
 savefig(fig, "08_speed.png")
+
+# %% [markdown]
+# ## Many runs as one model: the run axis
+# The paper's figures average 200 independent runs. Trained one by one, a run at batch 128 is
+# a string of small products, and the Python around them costs as much as the arithmetic.
+# Give a model a *sequence* of seeds and it holds one run per seed on a leading **run axis**:
+# every parameter gains a leading axis (R, ...), the data may too (R, B, D), and every kernel
+# computes all runs in one call. Each run's loss depends only on its own parameters, and Adam
+# is elementwise, so minimising the *sum* of the R losses is exactly R separate trainings --
+# the check below compares them number for number. (To learn MMoE, read the one-run code: the
+# run axis is only ever a leading `...` in the shapes.)
+
+# %%
+R, steps = pick(16, 4), pick(300, 20)
+sets = [mn.make_synthetic(n=2000, d=100, p=0.5, seed=r) for r in range(R)]
+X_runs, Y_runs = np.stack([s.X for s in sets]), np.stack([s.Y for s in sets])     # (R, n, 100), (R, n, 2)
+
+start = time.perf_counter()
+many = mn.MMoE(n_features=100, seed=list(range(R)), backend="numba")              # params: (R, ...)
+mn.fit(many, X_runs, Y_runs, steps=steps, seed=list(range(R)), progress=False)   # one minibatch order per run
+t_many = time.perf_counter() - start
+
+start = time.perf_counter()
+singles = []
+for r in range(R):
+    one = mn.MMoE(n_features=100, seed=r, backend="numba")
+    mn.fit(one, X_runs[r], Y_runs[r], steps=steps, seed=r, progress=False)
+    singles.append(one)
+t_one_by_one = time.perf_counter() - start
+
+worst = max(np.abs(many.run(r).params.flat - singles[r].params.flat).max() for r in range(R))
+print(f"{R} runs of {steps} Adam steps: one by one {t_one_by_one:.2f} s, as one model {t_many:.2f} s "
+      f"({t_one_by_one / t_many:.1f}x); largest difference between the two ways' parameters {worst:.1e}")
+
+# %% [markdown]
+# The parameters agree to rounding: a batched product may add in another order than R
+# single ones. The time saved grows with R, up to the point where the products themselves
+# dominate; `benchmarks/bench_sweep.py` measures a whole sweep against that floor.
 
 # %% [markdown]
 # **Reading the numbers.** The gate mixes gain most from compiling (a loop over E = 8 per

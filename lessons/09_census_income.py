@@ -22,8 +22,9 @@ import mmoe_np as mn
 from mmoe_np.data import census
 from mmoe_np.experiments.census import PAPER_LABEL_PEARSON, build, train_with_early_stopping
 from mmoe_np.lesson_utils import pick, savefig
+from mmoe_np.outputs import REPO  # the repository's folder: the data sit beside it, in ../shared/data
 
-data_dir = Path(os.environ.get("MMOE_NP_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+data_dir = Path(os.environ.get("MMOE_NP_DATA", REPO.parent / "shared" / "data"))
 if not (data_dir / census.TEST_FILE).exists():
     print(f"{data_dir / census.TEST_FILE} not found: set MMOE_NP_DATA to the folder holding it, or fetch it with "
           "mmoe_np.data.census.download(folder) (needs internet). Stopping here.")
@@ -121,4 +122,8 @@ savefig(fig, "09_census_roc.png")
 #    does Shared-Bottom suffer less or more than in group 1?
 # 2. Drop `early stopping` (patience very large). How much does the test AUC change?
 # 3. Which features get the largest weights in a logistic regression on the income task?
-#    (A `SingleTask` with `hidden_units=1` is close to one.)
+#    A logistic regression is one dense layer from the features to a logit, trained with
+#    `bce_with_logits`: write it with `mn.layers.dense_forward`/`dense_backward` and `mn.Adam`
+#    (a dict `{"W": ..., "b": ...}` of parameters works with `opt.step`). Why is a
+#    `SingleTask(hidden_units=1)` *not* one? (Look at what sits between its input and its
+#    output: a ReLU unit, then a tower of 8 more ReLU units.)

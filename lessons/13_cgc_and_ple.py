@@ -28,14 +28,22 @@ import mmoe_np as mn
 from mmoe_np.experiments.transfer import run_jobs, train_and_test
 from mmoe_np.lesson_utils import pick, savefig
 
-# About the same number of experts (8 of 16 units) in each model:
+# About the same number of parameters in each model (printed below with each model's experts):
 SIZES = {"MMoE": lambda seed: mn.MMoE(n_features=100, n_tasks=2, n_experts=8, seed=seed, backend="numba"),
          "CGC": lambda seed: mn.CGC(n_features=100, n_tasks=2, n_task_experts=3, n_shared_experts=2,
                                     seed=seed, backend="numba"),
          "PLE (2 levels)": lambda seed: mn.PLE(n_features=100, n_tasks=2, n_task_experts=2, n_shared_experts=2,
                                                n_levels=2, seed=seed, backend="numba")}
+def n_experts(model):
+    """Experts of 16 units a model holds: MMoE's E; CGC's K m_t + m_s; PLE's that, per level."""
+    if isinstance(model, mn.PLE):
+        return model.n_levels * (model.n_tasks * model.n_task_experts + model.n_shared_experts)
+    return model.n_experts
+
+
 for name, make in SIZES.items():
-    print(f"{name:15s} {make(0).n_params:6d} parameters")
+    model = make(0)
+    print(f"{name:15s} {model.n_params:6d} parameters, {n_experts(model):2d} experts of {model.expert_units} units")
 
 # %% [markdown]
 # ## A look inside CGC's gates
