@@ -167,7 +167,7 @@ def test_unreadable_files_are_clear_errors(tmp_path):
     path = model.save(tmp_path / "m.npz")
     data = path.read_bytes()
     (tmp_path / "truncated.npz").write_bytes(data[: len(data) // 2])
-    _unchanged_after(model, tmp_path / "truncated.npz", "truncated.npz is not a readable .npz file")
+    _unchanged_after(model, tmp_path / "truncated.npz", "truncated.npz is not a readable .npz file.*end is missing")
     (tmp_path / "text.npz").write_text("hello")
     _unchanged_after(model, tmp_path / "text.npz", "text.npz is not a readable .npz file.*not a zip archive")
     np.save(tmp_path / "one.npy", np.ones(3))

@@ -309,8 +309,10 @@ def _read_npz(path):
     with open(path, "rb") as raw:
         magic = raw.read(6)
     if not zipfile.is_zipfile(path) and magic != b"\x93NUMPY":
+        why = ("it starts as a zip archive but its end is missing or damaged" if magic.startswith(b"PK") else
+               f"it is not a zip archive (its first bytes are {magic!r})")
         raise ValueError(f"{path} is not a readable .npz file of parameters (truncated, corrupt or another "
-                         f"format?): it is not a zip archive (its first bytes are {magic!r})")
+                         f"format?): {why}")
     try:
         f = np.load(path, allow_pickle=False)
         if not isinstance(f, np.lib.npyio.NpzFile):
