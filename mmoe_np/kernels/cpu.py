@@ -393,7 +393,7 @@ def experts_and_gates_forward(X, expert_kernel, expert_bias, gate_kernel, gate_b
     """
     X, W, b, dtype = shapes.experts_forward(X, expert_kernel, expert_bias)
     _, Wg, bg, dtype_g = shapes.softmax_gates(X, gate_kernel, gate_bias, "experts_and_gates_forward")
-    dtype = np.dtype(np.float64) if np.float64 in (dtype, dtype_g) else dtype
+    dtype = np.result_type(dtype, dtype_g)                  # float32 only if both are
     D, U, E = W.shape[-3:]
     K = Wg.shape[-3]
     kernels = [_merge_last(W, 3, (D, U * E)), _merge_last(np.swapaxes(Wg, -3, -2), 3, (D, K * E))]

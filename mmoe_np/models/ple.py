@@ -174,7 +174,7 @@ class PLE(MultiTaskModel):
             d_mixed_shared = np.concatenate([d_task_out, d_shared_out[..., None, :, :]], axis=-3)
         dH_task, d_readers_task = kern.gate_mix_backward(c.H_task, c.readers_task, d_mixed_task)
         dH_shared, d_readers_shared = kern.gate_mix_backward(c.H_shared, c.readers_shared, d_mixed_shared)
-        dG_task = np.concatenate([d_readers_task[..., :, 0, :, :], d_readers_shared[..., :K, :, :]], axis=-1)
+        dG_task, dG_shared = _gate_layout(d_readers_task, d_readers_shared, K, mt, top)
 
         # the gates
         dX_task_gate, (dW, db) = kern.softmax_gate_backward(
@@ -182,9 +182,6 @@ class PLE(MultiTaskModel):
         grads[n["task_gate_kernel"]], grads[n["task_gate_bias"]] = dW[..., 0, :, :], db[..., 0, :]
         dX_shared_gate = 0
         if not top:
-            by_task = np.swapaxes(d_readers_task[..., :, 1, :, :], -3, -2)          # (B, K, m_t)
-            dG_shared = np.concatenate([by_task.reshape(by_task.shape[:-2] + (K * mt,)),
-                                        d_readers_shared[..., K, :, :]], axis=-1)[..., None, :, :]
             dX_shared_gate, _ = kern.softmax_gate_backward(dG_shared, c.shared_gate, need_dX=not first, out=(
                 grads[n["shared_gate_kernel"]], grads[n["shared_gate_bias"]]))
 
@@ -205,18 +202,29 @@ class PLE(MultiTaskModel):
         if isinstance(X, list):
             raise ValueError("PLE.gates takes one input array (B, n_features); call it per task for per-task inputs")
         _, caches = self.shared_forward(X)
-        mt = self.n_task_experts
         out = []
         for c in caches:
-            task = np.concatenate([c.readers_task[..., :, 0, :, :], c.readers_shared[..., :self.n_tasks, :, :]],
-                                  axis=-1)
-            shared = None
-            if c.shared_gate is not None:
-                by_task = np.swapaxes(c.readers_task[..., :, 1, :, :], -3, -2)
-                shared = np.concatenate([by_task.reshape(by_task.shape[:-2] + (self.n_tasks * mt,)),
-                                         c.readers_shared[..., self.n_tasks, :, :]], axis=-1)[..., None, :, :]
+            task, shared = _gate_layout(c.readers_task, c.readers_shared, self.n_tasks, self.n_task_experts,
+                                        top=c.shared_gate is None)
             out.append({"task": task, "shared": shared})
         return out
+
+
+def _gate_layout(readers_task, readers_shared, K, mt, top):
+    """The gates' view of the mixing weights (or of their gradients), from the readers' view.
+
+    readers_task (..., K, 2, B, m_t): row 0 task k's gate on its own experts, row 1 the shared
+    gate on them; readers_shared (..., K + 1, B, m_s): the K task gates and the shared gate on
+    the shared experts. Returns task (..., K, B, m_t + m_s) and shared (..., 1, B, K m_t + m_s),
+    or None at the top level.
+    """
+    task = np.concatenate([readers_task[..., :, 0, :, :], readers_shared[..., :K, :, :]], axis=-1)
+    if top:
+        return task, None
+    by_task = np.swapaxes(readers_task[..., :, 1, :, :], -3, -2)                  # (B, K, m_t)
+    shared = np.concatenate([by_task.reshape(by_task.shape[:-2] + (K * mt,)),
+                             readers_shared[..., K, :, :]], axis=-1)[..., None, :, :]
+    return task, shared
 
 
 class CGC(PLE):
