@@ -25,8 +25,8 @@ from mmoe_np.experiments import claims, compare
 from mmoe_np.experiments.common import MODEL_LABELS
 from mmoe_np.experiments.plots import MODEL_COLORS
 from mmoe_np.experiments.reproduce import load_results
-from mmoe_np.experiments.stats import mean_interval, paired_ratio, ratio_of_spreads
 from mmoe_np.lesson_utils import pick, savefig
+from mmoe_np.stats import mean_interval, paired_ratio, ratio_of_spreads
 
 study = load_results(outputs.default("results/reproduce"))
 final, corr = study["final"], study["correlations"]                 # (C, R, M): each run's final test loss
@@ -71,8 +71,8 @@ savefig(fig, "14_trainability.png")
 i, a, b = list(np.round(corr, 6)).index(0.5), names.index("mmoe"), names.index("shared_bottom")
 la, lb = np.log(final[i, :, a]), np.log(final[i, :, b])
 paired = paired_ratio(final[i, :, a], final[i, :, b]).ratio
-m, _, half = mean_interval(la)
-m2, _, half2 = mean_interval(lb)
+m, _, half, _ = mean_interval(la)
+m2, _, half2, _ = mean_interval(lb)
 unpaired_half = np.hypot(half, half2)
 print(f"correlation 0.5: correlation of log losses between MMoE and Shared-Bottom across runs: "
       f"{np.corrcoef(la, lb)[0, 1]:.2f}")

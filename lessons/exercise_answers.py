@@ -20,11 +20,11 @@ import mmoe_np as mn
 from mmoe_np import outputs
 from mmoe_np.experiments import compare
 from mmoe_np.experiments.reproduce import correlation_table, load_results, paired_table, summary_table
-from mmoe_np.experiments.stats import paired_ratio, ratio_of_spreads
 from mmoe_np.experiments.transfer import run_jobs, single_task_losses, train_and_test, transfer
 from mmoe_np.lesson_utils import pick
 from mmoe_np.metrics import expert_similarity, gate_polarisation, pearson
 from mmoe_np.relatedness import covariance_similarity, svd_task_weights
+from mmoe_np.stats import paired_ratio, ratio_of_spreads
 
 ANSWERS = {}
 

@@ -334,7 +334,7 @@ def mse():
 
 
 def paired_ratio():
-    from .experiments.stats import paired_ratio as reference_ratio
+    from .stats import paired_ratio as reference_ratio
     calls = []
     for seed, R in enumerate([200, 12]):
         rng = _rng(50 + seed)
@@ -346,7 +346,7 @@ def paired_ratio():
 
     def hint(call, name, got):
         return "pair the runs: the log of each run's ratio a[r] / b[r], not the ratio of the means"
-    return Exercise(("paired_ratio",), calls, "the paired ratio and its 95% interval match (200 and 12 runs)", hint,
+    return Exercise(("paired_ratio",), calls, "the paired ratio and its 95% t interval match (200 and 12 runs)", hint,
                     stages=True)
 
 

@@ -9,7 +9,12 @@ and a 95% interval. Verdicts:
 - **does not hold**: it excludes it in the other direction, or the whole interval lies
   within a negligible band around "no effect" (``NEGLIGIBLE``: a ratio within 5%), so an
   effect of the claimed kind, if any, is too small to matter;
-- **inconclusive**: otherwise.
+- **inconclusive**: otherwise;
+- **too few runs**: fewer paired runs than an interval needs (:data:`mmoe_np.stats.MIN_PAIRED_RUNS`,
+  and :data:`mmoe_np.stats.MIN_SPREAD_RUNS` for the bootstrap of spreads): no verdict at all.
+
+Intervals are t intervals for R - 1 degrees of freedom (paired ratios) or paired bootstrap
+percentile intervals (spreads and best losses), all from :mod:`mmoe_np.stats`.
 
 The claims (Ma et al. 2018, §3.3, §5.1, §5.2 and Figures 3-5):
 
@@ -26,8 +31,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..stats import MIN_SPREAD_RUNS, Interval, paired_ratio, ratio_of_spreads
 from .common import MODEL_LABELS
-from .stats import Interval, paired_ratio, ratio_of_spreads
 
 NEGLIGIBLE = 0.05          # a ratio within [1/1.05, 1.05] is no effect worth the name
 COMPARABLE = 1.25          # "comparable": a ratio within [1/1.25, 1.25]
@@ -43,6 +48,8 @@ class Claim(NamedTuple):
 
 def verdict(interval: Interval, claimed="above", null=1.0, negligible=NEGLIGIBLE):
     """Verdict for a ratio whose claimed direction is ``above`` or ``below`` ``null``."""
+    if interval.too_few:
+        return "too few runs"
     low, high = interval.low, interval.high
     if (claimed == "above" and low > null) or (claimed == "below" and high < null):
         return "holds"
@@ -54,7 +61,9 @@ def verdict(interval: Interval, claimed="above", null=1.0, negligible=NEGLIGIBLE
 
 
 def combine(verdicts):
-    """All hold: holds; any does not hold: does not hold; else inconclusive."""
+    """All hold: holds; any does not hold: does not hold; any too few runs: too few runs; else inconclusive."""
+    if any(v == "too few runs" for v in verdicts):
+        return "too few runs"
     if all(v == "holds" for v in verdicts):
         return "holds"
     if any(v == "does not hold" for v in verdicts):
@@ -117,10 +126,15 @@ def best_losses(final, correlations, models, a, b, q=0.05, n_boot=2000, seed=0):
     details, verdicts, values = [], [], []
     for i, p in enumerate(correlations):
         fa, fb = final[i, :, ia], final[i, :, ib]
+        if R < MIN_SPREAD_RUNS:                    # a bootstrap of a low quantile needs many runs
+            values.append(Interval(float(np.quantile(fa, q) / np.quantile(fb, q)), np.nan, np.nan, R))
+            verdicts.append("too few runs")
+            details.append(f"at {p:g}: {values[-1]}")
+            continue
         idx = rng.integers(0, R, size=(n_boot, R))
         boot = np.quantile(fa[idx], q, axis=1) / np.quantile(fb[idx], q, axis=1)
         v = Interval(float(np.quantile(fa, q) / np.quantile(fb, q)), float(np.quantile(boot, 0.025)),
-                     float(np.quantile(boot, 0.975)))
+                     float(np.quantile(boot, 0.975)), R)
         values.append(v)
         inside = 1 / COMPARABLE <= v.low and v.high <= COMPARABLE
         outside = v.high < 1 / COMPARABLE or v.low > COMPARABLE

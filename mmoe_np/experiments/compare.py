@@ -12,8 +12,10 @@ import time
 
 import numpy as np
 
-from .. import outputs
+from .. import findings, outputs
+from ..stats import MIN_PAIRED_RUNS, MIN_SPREAD_RUNS, paired_ratio, resolvable_ratio
 from . import plots, protocol
+from .common import MODEL_LABELS
 from .reproduce import correlation_table, paired_table, study_learning_rates, summary_table
 from .sweep import SweepConfig, run_sweep
 
@@ -49,17 +51,57 @@ def run(correlations=(0.5, 0.9, 1.0), runs=DEFAULT_RUNS, steps=None, batch_size=
     return run_sweep(config, executor=executor, n_jobs=jobs, progress=progress)
 
 
+def paired_log_spreads(result):
+    """The standard deviation over runs of each paired log-ratio that ``compare`` prints: every pair of
+    models at each correlation, and each model at 0.5 against 1.0 (when both were run)."""
+    final, names = result["final"], [str(m) for m in result["models"]]
+    at = [round(float(p), 6) for p in result["correlations"]]
+    logs = [np.log(final[i, :, a] / final[i, :, b]) for i in range(len(at))
+            for a in range(len(names)) for b in range(a + 1, len(names))]
+    if 0.5 in at and 1.0 in at:
+        logs += [np.log(final[at.index(0.5), :, j] / final[at.index(1.0), :, j]) for j in range(len(names))]
+    return np.array([x.std(ddof=1) for x in logs]) if final.shape[1] > 1 else np.array([])
+
+
+def result_sentences(result):
+    """The findings behind the tables: each pair of models at each correlation, and each model at 0.5
+    against 1.0 -- sentences made from the paired ratios (:mod:`mmoe_np.findings`)."""
+    final, names = result["final"], [str(m) for m in result["models"]]
+    at = [round(float(p), 6) for p in result["correlations"]]
+    lines = []
+    for a, b in [(a, b) for a in ("mmoe", "omoe") for b in ("omoe", "shared_bottom") if a != b]:
+        if a in names and b in names:
+            for i, p in enumerate(at):
+                r = paired_ratio(final[i, :, names.index(a)], final[i, :, names.index(b)])
+                lines.append(findings.paired(f"{MODEL_LABELS[a]}'s test loss", f"{MODEL_LABELS[b]}'s", r,
+                                             ratio=f"{MODEL_LABELS[a]}/{MODEL_LABELS[b]}",
+                                             where=f" at correlation {p:g}"))
+    if 0.5 in at and 1.0 in at:
+        for j, name in enumerate(names):
+            r = paired_ratio(final[at.index(0.5), :, j], final[at.index(1.0), :, j])
+            lines.append(findings.paired(f"{MODEL_LABELS[name]}'s test loss at correlation 0.5", "its loss at 1.0", r,
+                                         ratio="L(0.5)/L(1.0)"))
+    return [str(line) for line in lines]
+
+
 def caveat(result) -> str:
-    """What this many runs can and cannot show."""
-    final = result["final"]
-    runs = final.shape[1]
-    spread = float(np.nanmedian(np.log(final).std(axis=1, ddof=1))) if runs > 1 else float("nan")
-    half = 1.96 * spread / np.sqrt(runs) if runs > 1 else float("inf")
-    return (f"What {runs} runs can show: paired ratios are known to about x/{np.exp(half):.2f} (95%), so differences "
-            f"of {100 * (np.exp(half) - 1):.0f}% or more between models are resolved. What they cannot: smaller "
-            "effects, such as how much MMoE's loss changes between correlations, and the spread of final losses "
-            "across runs (paper Fig. 5). The 200-run study and its verdicts are in REPRODUCTION.md "
-            "(python -m mmoe_np reproduce all).")
+    """What this many runs can and cannot show, from the spread of the paired log-ratios printed above
+    and Student's t for R - 1 degrees of freedom (:func:`mmoe_np.stats.resolvable_ratio`)."""
+    runs = result["final"].shape[1]
+    if runs < MIN_PAIRED_RUNS:
+        return (f"What {runs} run{'s' if runs != 1 else ''} cannot show: anything. A paired interval needs at least "
+                f"{MIN_PAIRED_RUNS} runs, so none of the ratios above has an interval or a verdict: any difference "
+                "between them may be chance. Use --runs 12 or more; the 200-run study and its verdicts are in "
+                "REPRODUCTION.md (python -m mmoe_np reproduce all).")
+    spread = float(np.median(paired_log_spreads(result)))
+    factor = resolvable_ratio(spread, runs)
+    return (f"What {runs} runs can show: the paired log-ratios above vary between runs with a median standard "
+            f"deviation of {spread:.2f}, so with Student's t for {runs - 1} degrees of freedom a typical paired ratio "
+            f"is known to about x/{factor:.2f} (95%): differences of about {100 * (factor - 1):.0f}% or more between "
+            "models can be resolved, smaller ones usually cannot. What they cannot show: smaller effects, such as how "
+            "much MMoE's loss changes between correlations, and the spread of final losses across runs (paper "
+            f"Fig. 5; a bootstrap of spreads needs {MIN_SPREAD_RUNS} runs or more). The 200-run study and its verdicts "
+            "are in REPRODUCTION.md (python -m mmoe_np reproduce all).")
 
 
 def main(args):
@@ -88,6 +130,8 @@ def main(args):
     print(paired_table(result))
     print("\nDoes a lower correlation hurt? (ratio > 1: the loss is higher at the lower correlation)")
     print(correlation_table(result))
+    print("\nWhat these runs show, comparison by comparison:")
+    print("\n".join(result_sentences(result)))
     print()
     print(caveat(result))
     plots.plot_loss_curves(figure, result["steps"], result["curves"], result["correlations"], result["models"],

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..stats import geometric_band, t_quantile
 from .common import MODEL_LABELS
-from .stats import Z95
 
 
 def pyplot():
@@ -30,18 +30,24 @@ def save(fig, path):
     print(f"figure: {path}")
 
 
-def band(curves, kind="ci"):
-    """Mean over runs and a band: ``ci`` the 95% interval of the mean, ``range`` min..max.
+def band(curves, kind="ci", log=True):
+    """A centre line over runs and a band around it, ``curves`` (runs, points) -> centre, low, high (points,).
 
-    ``curves``: (runs, points). Returns mean, low, high (points,).
+    - ``ci`` on a log axis (``log``): the geometric mean and its 95% t interval,
+      ``exp(mean log +- t se)`` (:func:`mmoe_np.stats.geometric_band`): positive, so the band never
+      leaves a log plot; on a linear axis: the mean and its 95% t interval;
+    - ``range``: the geometric (or arithmetic) mean, and min..max over runs.
     """
-    mean = curves.mean(axis=0)
+    if log:
+        centre, low, high = geometric_band(curves, axis=0)
+    else:
+        centre = curves.mean(axis=0)
+        R = len(curves)
+        half = t_quantile(R) * curves.std(axis=0, ddof=1) / np.sqrt(R) if R > 1 else np.zeros_like(centre)
+        low, high = centre - half, centre + half
     if kind == "range":
-        return mean, curves.min(axis=0), curves.max(axis=0)
-    if len(curves) < 2:
-        return mean, mean, mean
-    half = Z95 * curves.std(axis=0, ddof=1) / np.sqrt(len(curves))
-    return mean, mean - half, mean + half
+        return centre, curves.min(axis=0), curves.max(axis=0)
+    return centre, low, high
 
 
 def loss_curves(axes, steps, curves, correlations, models, *, kind="ci", log=True, ylabel="test loss (mean of 2 tasks)",
@@ -54,7 +60,7 @@ def loss_curves(axes, steps, curves, correlations, models, *, kind="ci", log=Tru
     colors = colors or MODEL_COLORS
     for i, ax in enumerate(np.atleast_1d(axes)):
         for j, name in enumerate(models):
-            mean, low, high = band(curves[i, :, j], kind)
+            mean, low, high = band(curves[i, :, j], kind, log)
             color = colors.get(str(name), f"C{j}")
             ax.plot(steps, mean, label=MODEL_LABELS.get(str(name), str(name)), color=color)
             ax.fill_between(steps, low, high, alpha=0.2, color=color, linewidth=0)
@@ -76,7 +82,8 @@ def plot_loss_curves(path, steps, curves, correlations, models, *, title, kind="
     fig, axes = plt.subplots(1, len(correlations), figsize=(4.2 * len(correlations), 3.6), sharey=True,
                              squeeze=False)
     loss_curves(axes[0], steps, curves, correlations, models, kind=kind, log=log)
-    what = "95% interval of the mean" if kind == "ci" else "min..max over runs"
+    centre = "geometric mean" if log else "mean"
+    what = f"{centre} and its 95% t interval" if kind == "ci" else f"{centre}, min..max over runs"
     fig.suptitle(f"{title} ({curves.shape[1]} runs; band: {what})", y=1.02)
     save(fig, path)
 

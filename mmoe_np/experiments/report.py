@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import outputs
+from ..stats import paired_ratio
 from . import claims
 from .common import MODEL_LABELS
 from .reproduce import flatness_table, load_results, summary_table
 from .sensitivity import VARIANTS
-from .stats import paired_ratio
 
 
 def _study(folder):
@@ -164,6 +164,22 @@ def read_blocks(path):
             re.finditer(r"<!-- BEGIN generated: (\w+) -->\n(?:(.*?)\n)?<!-- END generated: \1 -->", text, re.DOTALL)}
 
 
+def draw_figures(study, folder):
+    """Figures 3-5 redrawn from a study's raw results (no training): the same drawing code as
+    ``reproduce all``, so a change in how the figures are drawn reaches them without retraining."""
+    from . import plots
+    from .reproduce import FIGURES
+    main, fig3, _ = _study(outputs.default(study))
+    folder = Path(folder)
+    if fig3 is not None:
+        plots.plot_correlation_curves(folder / FIGURES["fig3"], fig3["steps"], fig3["curves"][:, :, 0],
+                                      fig3["correlations"], title="Fig. 3: Shared-Bottom (bottom of 16), Adam lr 1e-3")
+    plots.plot_loss_curves(folder / FIGURES["fig4"], main["steps"], main["curves"], main["correlations"],
+                           main["models"], title="Fig. 4")
+    plots.plot_final_histograms(folder / FIGURES["fig5"], main["final"], main["correlations"], main["models"],
+                                title="Fig. 5")
+
+
 def main(args):
     generated = blocks(args.study, args.sensitivity)
     for name, body in generated.items():
@@ -171,9 +187,13 @@ def main(args):
     if args.write:
         write_blocks(args.write, generated)
         print(f"updated the generated blocks of {args.write}")
+    if args.figures:
+        draw_figures(args.study, args.figures)
 
 
 def add_arguments(parser):
     parser.add_argument("--study", default="results/reproduce", help="folder of the main study")
     parser.add_argument("--sensitivity", default="results/sensitivity", help="folder of the sensitivity variants")
     parser.add_argument("--write", default=None, help="a markdown file whose generated blocks to replace")
+    parser.add_argument("--figures", default=None, help="redraw figures 3-5 from the study's raw results into this "
+                                                        "folder (no training)")

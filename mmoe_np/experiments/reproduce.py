@@ -28,9 +28,9 @@ import numpy as np
 from .. import outputs
 from ..data import make_synthetic
 from ..metrics import pearson
+from ..stats import mean_interval, paired_ratio
 from . import claims, plots, protocol
 from .common import MODEL_LABELS
-from .stats import mean_interval, paired_ratio
 from .sweep import SweepConfig, config_dict, run_sweep
 
 TARGETS = ("fig2", "fig3", "fig4", "fig5", "all")
@@ -173,7 +173,7 @@ def summary_rows(result):
     final = result["curves"][..., -1]                      # (C, R, M)
     for j, name in enumerate(result["models"]):
         for i, p in enumerate(result["correlations"]):
-            mean, std, half = mean_interval(final[i, :, j])
+            mean, std, half, _ = mean_interval(final[i, :, j])
             lr = result["lr_table"][i, j, result["chosen_lr_index"][i, j]]
             rows.append((str(name), float(p), float(lr), final.shape[1], mean, std, mean - half, mean + half))
     return rows
