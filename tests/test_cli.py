@@ -11,7 +11,8 @@ def test_compare_end_to_end(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "| Shared-Bottom | 0.5 |" in out and "| MMoE | 1 |" in out and "loss at 0.5 / loss at 1" in out
-    assert "What 2 runs can show" in out and "cannot" in out and "Paired by run" in out
+    assert "What 2 runs cannot show: anything" in out and "Paired by run" in out
+    assert "→ too few runs to compare" in out and " is lower than " not in out
     assert figure.stat().st_size > 10_000
 
 
