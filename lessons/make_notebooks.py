@@ -34,6 +34,10 @@ def make(path, timeout=1800):
     client.execute()
     for cell in notebook.cells:                      # no execution timestamps: the file changes only with its content
         cell.metadata.pop("execution", None)
+        for output in cell.get("outputs", []):       # a figure shows as its picture, not also as "<Figure size ...>"
+            data = output.get("data", {})
+            if "image/png" in data:
+                data.pop("text/plain", None)
     target = NOTEBOOKS / f"{path.stem}.ipynb"
     jupytext.write(notebook, target, fmt="ipynb")
     return target
@@ -45,6 +49,8 @@ def main(argv):
     for name in ("MMOE_QUICK", "MMOE_FIGURES"):
         if os.environ.pop(name, None) is not None:
             print(f"ignoring {name} (notebooks are always made with the full settings)")
+    os.environ["MMOE_PROGRESS"] = "0"                # outputs hold results, not the traces of progress bars
+    os.environ.pop("MPLBACKEND", None)              # the kernel shows figures inline (its default)
     NOTEBOOKS.mkdir(exist_ok=True)
     for path in lessons(tuple(argv)):
         start = time.perf_counter()

@@ -46,9 +46,16 @@ def figures_dir() -> Path:
     return folder
 
 
-def savefig(fig, name: str) -> Path:
-    """Save a matplotlib figure under the figures folder and say where."""
+def savefig(fig, name: str) -> None:
+    """Save a matplotlib figure under the figures folder and say where (relative to the repository
+    when it is inside it, so no machine's path is printed). Returns nothing, so a notebook cell that
+    ends with it shows the figure, not a path."""
     path = figures_dir() / name
     fig.savefig(path, dpi=110, bbox_inches="tight")
-    print(f"figure saved: {path}")
-    return path
+    shown = path
+    try:
+        shown = path.resolve().relative_to(outputs.REPO.resolve())
+    except ValueError:
+        if quick():
+            shown = Path("<temporary folder>") / name
+    print(f"figure saved: {shown}")

@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import _checks
 from .data.sampling import EpochSampler
@@ -36,6 +35,7 @@ from .memory import keep_freed_memory
 from .models.base import seed_array
 from .nn import losses as losses_module
 from .optim import Adam
+from .progress import bar as progress_bar
 
 
 class TrainingDiverged(FloatingPointError):
@@ -380,7 +380,7 @@ def fit(model, X, Y=None, *, optimizer=None, loss="mse", steps=1000, batch_size=
     steps = _checks.positive_int("steps", steps)
     eval_every = _checks.positive_int("eval_every", eval_every)
     history = History()
-    bar = tqdm(total=steps, disable=not progress, desc=desc or type(model).__name__, leave=False)
+    bar = progress_bar(total=steps, show=progress, desc=desc or type(model).__name__, leave=False)
     try:
         for step in range(1, steps + 1):
             trainer.step(*batches.next_batch(batch_size))

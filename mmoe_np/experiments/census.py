@@ -15,12 +15,12 @@ import time
 import warnings
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .. import _checks, outputs, train
 from ..data.census import load_census
 from ..metrics import pearson, roc_auc
 from ..optim import Adam
+from ..progress import bar as progress_bar
 from .common import MODEL_LABELS, build_model, run_seeds
 
 METHODS = ("single_task", "shared_bottom", "omoe", "mmoe")
@@ -72,7 +72,7 @@ def run(data, methods=METHODS, runs=5, steps=3000, batch_size=512, lr=1e-3, eval
     D = data.X_train.shape[1]
     auc = {m: np.zeros((runs, 2)) for m in methods}
     stopped = {m: [] for m in methods}
-    bar = tqdm(total=runs * len(methods), disable=not progress, desc=f"census group {data.group}")
+    bar = progress_bar(total=runs * len(methods), show=progress, desc=f"census group {data.group}")
     for r in range(runs):
         for m in methods:
             bar.set_postfix(run=r, method=MODEL_LABELS[m])

@@ -16,9 +16,8 @@ from __future__ import annotations
 import contextlib
 import functools
 
-from tqdm.auto import tqdm
-
 from .. import _checks
+from ..progress import bar as progress_bar
 
 EXECUTORS = ("serial", "joblib", "dask")
 
@@ -61,7 +60,7 @@ def run_jobs(fn, jobs, executor="serial", n_jobs=None, scheduler=None, progress=
         executor = "joblib"
     _checks.choice("executor", executor, EXECUTORS)
     task = functools.partial(_in_one_thread, fn)
-    bar = tqdm(total=len(jobs), disable=not progress, desc=desc, unit="job")
+    bar = progress_bar(total=len(jobs), show=progress, desc=desc, unit="job")
     results = [None] * len(jobs)
     try:
         if executor == "serial":
