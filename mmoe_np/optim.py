@@ -47,9 +47,21 @@ class Optimizer:
         self.lr = _learning_rate(lr)
         self._shapes = None            # {name: shape} of the parameters of the first step
         self._frozen = None            # bool array over the runs, or None
+        self._checked = None           # (params, grads) last checked: Params cannot change names or shapes
+        self._lr_cache = None          # (key, flat learning rates) of the last step
 
     def _check_state(self, params, grads):
-        """Check the arguments, and that they are the parameters this optimizer was first used with."""
+        """Check the arguments, and that they are the parameters this optimizer was first used with.
+
+        Training calls ``step`` thousands of times with the same two :class:`Params` objects, whose
+        names and shapes cannot change: those are checked once."""
+        if self._checked is not None and self._checked[0] is params and self._checked[1] is grads:
+            return
+        self._check_once(params, grads)
+        if isinstance(params, Params) and isinstance(grads, Params):
+            self._checked = (params, grads)
+
+    def _check_once(self, params, grads):
         _check_grads(params, grads)
         if self._shapes is None:
             self._shapes = {name: p.shape for name, p in params.items()}
@@ -81,6 +93,7 @@ class Optimizer:
         """Stop updating the runs where ``runs`` (a bool array over the run axes) is True, and clear their
         state (moments, velocity), so that nothing a diverged run computed can move it again."""
         runs = np.asarray(runs, dtype=bool)
+        self._lr_cache = None
         if self._frozen is not None and runs.shape != self._frozen.shape:
             raise ValueError(f"runs must be a bool array of the run shape {self._frozen.shape}, got {runs.shape}")
         self._frozen = runs if self._frozen is None else (self._frozen | runs)
@@ -176,14 +189,16 @@ class Adam(Optimizer):
         correction1 = 1.0 - b1 ** self.t
         correction2 = 1.0 - b2 ** self.t
         run_shape = self._run_shape(params)
-        lr = self._run_lr(run_shape)
         if self.fused and _one_buffer(params, grads, self.m):
             from .kernels.cpu import adam_update  # numba is imported on first use only
             P = params.layout.size
+            key = (id(self.lr), self.lr if np.ndim(self.lr) == 0 else None, run_shape)
+            if self._lr_cache is None or self._lr_cache[0] != key:       # the rates change only with lr or freeze
+                self._lr_cache = (key, np.ascontiguousarray(self._run_lr(run_shape).reshape(-1)))
             adam_update(params.flat.reshape(-1, P), grads.flat.reshape(-1, P), self.m.flat.reshape(-1, P),
-                        self.v.flat.reshape(-1, P), np.ascontiguousarray(lr.reshape(-1)), b1, b2, self.eps,
-                        correction1, correction2)
+                        self.v.flat.reshape(-1, P), self._lr_cache[1], b1, b2, self.eps, correction1, correction2)
             return
+        lr = self._run_lr(run_shape)
         for name, p in params.items():
             g, m, v = grads[name], self.m[name], self.v[name]
             m *= b1

@@ -499,3 +499,10 @@ def _merge_last(a, n_axes, core):
     """``a``'s last ``n_axes`` axes reshaped to ``core`` (a view when ``a``'s strides allow one)."""
     return a.reshape(a.shape[:a.ndim - n_axes] + tuple(core))
 
+
+
+
+def fused_training(model, loss_fns, weights=None):
+    """A whole training step of ``model`` fused (:mod:`.cpu_step`), or None where it does not apply."""
+    from .cpu_step import fused_training as make  # imported on first use (it imports this module)
+    return make(model, loss_fns, weights)
