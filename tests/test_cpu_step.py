@@ -156,3 +156,15 @@ def test_float32_fused_step_is_close_to_the_float64_oracle(name):
     assert step.grads.flat.dtype == np.float32
     np.testing.assert_allclose(got, want, rtol=1e-5)
     assert np.abs(step.grads.flat - grads.flat).max() / np.abs(grads.flat).max() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["MMoE", "OMoE", "SharedBottom"])
+def test_the_fused_losses_equal_evaluate(name):
+    """Trainer.evaluate (the fused pass's forward half, in parts of batch_size rows) equals evaluate()."""
+    model = MODELS[name]([1, 2, 3])
+    X, Y = problem(model, 1100, (3,), seed=5)
+    trainer = mn.Trainer(model, mn.Adam(), loss=["mse"] + ["bce_with_logits"] * (model.n_tasks - 1))
+    Y = [Y[0]] + [(y > 0).astype(float) for y in Y[1:]]
+    assert trainer.fused is not None
+    np.testing.assert_allclose(trainer.evaluate(X, Y, batch_size=512), mn.evaluate(model, X, Y, loss=trainer.loss_fns),
+                               rtol=1e-10)

@@ -141,7 +141,7 @@ def job(config: SweepConfig, first: int, data_seeds: list):
         if step in steps_at:
             for j, trainer in enumerate(trainers):
                 L = config.lr_grid(config.models[j]).shape[1]
-                test_curves[j, :, :, :L, evaluation] = _loss(trainer.model, stream.test)
+                test_curves[j, :, :, :L, evaluation] = _loss(trainer, stream.test)
                 train_curves[j, :, :, :L, evaluation] = _per_run(trainer.model, trainer.take_running_loss())
             evaluation += 1
     val_final = np.full(test_curves.shape[:-1], np.nan)
@@ -149,7 +149,7 @@ def job(config: SweepConfig, first: int, data_seeds: list):
     for j, trainer in enumerate(trainers):
         trainer.finish()
         L = config.lr_grid(config.models[j]).shape[1]
-        val_final[j, :, :, :L] = _loss(trainer.model, stream.validation)
+        val_final[j, :, :, :L] = _loss(trainer, stream.validation)
         stopped = trainer.diverged
         diverged[j, :, :, :L] = stopped.max(axis=-1) if _single_task(trainer.model) else stopped
     return first, {"test_curves": test_curves, "train_curves": train_curves, "val_final": val_final,
@@ -174,9 +174,9 @@ def _per_run(model, losses):
     return losses.mean(axis=(-2, -1)) if _single_task(model) else losses.mean(axis=-1)
 
 
-def _loss(model, data):
+def _loss(trainer, data):
     """Mean over the tasks of each run's test/validation loss: (R, C, L)."""
-    return _per_run(model, train.evaluate(model, *_for_model(model, *data), batch_size=512))
+    return _per_run(trainer.model, trainer.evaluate(*_for_model(trainer.model, *data), batch_size=512))
 
 
 def run_sweep(config: SweepConfig, executor="serial", n_jobs=None, scheduler=None, progress=True):

@@ -58,11 +58,11 @@ _FAST = {"reassoc", "contract"}
 
 @njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_task, n_gates, E, n_relu, mixed,
-                r, slot, i0, w, H, DH, G, DG, M, S, F, DF, A, DA, OUT, DOUT,
+                backward, r, slot, i0, w, H, DH, G, DG, M, S, F, DF, A, DA, OUT, DOUT,
                 dZT, db, dWt, dbt, dWo, dbo, loss):
-    """Rows ``i0 .. i0 + w`` of run ``r``: forward, loss and backward. Every array is laid out
-    (unit, row), so each innermost loop runs over the chunk's rows, contiguous in memory (SIMD).
-    Adds the chunk's sums into the partial sums at ``slot``."""
+    """Rows ``i0 .. i0 + w`` of run ``r``: forward, loss and (when ``backward``) backward. Every array
+    is laid out (unit, row), so each innermost loop runs over the chunk's rows, contiguous in memory
+    (SIMD). Adds the chunk's sums into the partial sums at ``slot``."""
     K, Ut, T, O = Wt.shape[1], Wt.shape[2], Wt.shape[3], Wo.shape[3]
     # constants in the arrays' own dtype: a float64 literal would turn float32 arithmetic into float64
     zero = ZT.dtype.type(0)
@@ -151,6 +151,8 @@ def _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
                     sig = one / (one + ez) if z >= 0 else ez / (one + ez)
                     dout[c] = scale[k] * (sig - yc)
             loss[slot, k] += acc * mean_of[k]
+        if not backward:
+            continue
         # ---- tower backward
         for o in range(O):
             dout = DOUT[o]
@@ -205,6 +207,8 @@ def _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
                 dh = DH[u]
                 for c in range(w):
                     dh[c] += df[c]
+    if not backward:
+        return
     # ---- ReLU backward into dZ, and the bias gradient (its sum over rows)
     for j in range(n_relu):
         h, dh, dz = H[j], DH[j], dZT[r, j, i0:i0 + w]
@@ -234,10 +238,10 @@ def _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
 
 
 def _step_loops(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_task, n_gates, E, n_relu, mixed,
-                dZT, db, dWt, dbt, dWo, dbo, loss, chunk):
+                backward, dZT, db, dWt, dbt, dWo, dbo, loss, chunk):
     """Every row of every run, in chunks of ``chunk`` rows with partial sums of their own, then the
-    partial sums added chunk by chunk (see the module docstring). Writes dZ^T, db, the towers'
-    gradients and the losses (R, K)."""
+    partial sums added chunk by chunk (see the module docstring). Writes the losses (R, K) and, when
+    ``backward``, dZ^T, db and the towers' gradients."""
     R, N, B = ZT.shape
     K, Ut, T, O = Wt.shape[1], Wt.shape[2], Wt.shape[3], Wo.shape[3]
     n_chunks = (B + chunk - 1) // chunk
@@ -259,15 +263,19 @@ def _step_loops(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
         A, DA = np.empty((T, chunk), ZT.dtype), np.empty((T, chunk), ZT.dtype)
         OUT, DOUT = np.empty((O, chunk), ZT.dtype), np.empty((O, chunk), ZT.dtype)
         _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_task, n_gates, E, n_relu, mixed,
-                    r, task, i0, w, H, DH, G, DG, M, S, F, DF, A, DA, OUT, DOUT,
+                    backward, r, task, i0, w, H, DH, G, DG, M, S, F, DF, A, DA, OUT, DOUT,
                     dZT, pdb, pdWt, pdbt, pdWo, pdbo, ploss)
     for r in range(R):                       # the chunks' partial sums, added in order
+        loss[r] = 0.0
+        for c in range(n_chunks):
+            loss[r] += ploss[r * n_chunks + c]
+        if not backward:
+            continue
         db[r] = 0.0
         dWt[r] = 0.0
         dbt[r] = 0.0
         dWo[r] = 0.0
         dbo[r] = 0.0
-        loss[r] = 0.0
         for c in range(n_chunks):
             p = r * n_chunks + c
             db[r] += pdb[p]
@@ -275,7 +283,6 @@ def _step_loops(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
             dbt[r] += pdbt[p]
             dWo[r] += pdWo[p]
             dbo[r] += pdbo[p]
-            loss[r] += ploss[p]
 
 
 _step = _compiled(_step_loops)
@@ -350,10 +357,11 @@ class FusedStep:
         self.loss_codes = np.asarray(loss_codes, np.int64)
         self.weights = np.ones(model.n_tasks) if weights is None else np.asarray(weights, np.float64)
         self.grads = model.params.zeros_like()
-        self._binding = None
+        self._binding = self._eval_binding = None
 
-    def _bind(self, B):
-        """The :class:`_Binding` of the current parameters for batches of ``B`` rows."""
+    def _bind(self, B, backward=True):
+        """The :class:`_Binding` of the current parameters for batches of ``B`` rows (``backward``: a
+        training step; else losses only)."""
         model, shape, params = self.model, self.shape, self.model.params
         if self.grads.flat.shape != params.flat.shape or self.grads.layout != params.layout:
             self.grads = params.zeros_like()
@@ -363,18 +371,36 @@ class FusedStep:
             raise RuntimeError("the fused step needs the model's dense block; use the readable path")
         lead, D, N = params.run_shape, block.shape[-2] - 1, block.shape[-1]
         K, O, dtype, R = model.n_tasks, model.out_units, params.flat.dtype, prod(params.run_shape)
-        ZT, dZT = np.empty((R, N, B), dtype), np.empty((R, N, B), dtype)
+        ZT, dZT = np.empty((R, N, B), dtype), np.empty((R, N, B) if backward else (R, N, 0), dtype)
         YT, losses = np.empty(lead + (K, O, B), dtype), np.empty((R, K), np.float64)
         runs = lambda a: a.reshape((R,) + a.shape[len(lead):])                  # noqa: E731
         scale, mean_of = (self.weights / (B * O)).astype(dtype), np.full(K, 1.0 / (B * O))
         args = (ZT, runs(block[..., D, :]), runs(params["tower_kernel"]), runs(params["tower_bias"]),
                 runs(params["output_kernel"]), runs(params["output_bias"]), YT.reshape(R, K, O, B),
                 self.loss_codes, scale, mean_of, shape.gate_of_task, shape.n_gates, shape.E, shape.n_relu,
-                shape.mixed, dZT, runs(gblock[..., D, :]), runs(grads["tower_kernel"]), runs(grads["tower_bias"]),
-                runs(grads["output_kernel"]), runs(grads["output_bias"]), losses, CHUNK)
+                shape.mixed, backward, dZT, runs(gblock[..., D, :]), runs(grads["tower_kernel"]),
+                runs(grads["tower_bias"]), runs(grads["output_kernel"]), runs(grads["output_bias"]), losses, CHUNK)
         return _Binding(params.flat, np.swapaxes(block[..., :D, :], -1, -2), ZT.reshape(lead + (N, B)),
-                        np.swapaxes(dZT.reshape(lead + (N, B)), -1, -2), gblock[..., :D, :], YT, losses, args,
+                        np.swapaxes(dZT.reshape(lead + dZT.shape[1:]), -1, -2), gblock[..., :D, :], YT, losses, args,
                         R * B >= _PARALLEL_MIN_ROWS)
+
+    def losses(self, X, targets, batch_size=512):
+        """Each task's loss on (X, targets) with the current parameters, (*run_shape, K) -- the forward
+        half of the pass, ``batch_size`` rows at a time (a mean over all rows, as :func:`mmoe_np.train.evaluate`)."""
+        n, total = X.shape[-2], None
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            B = stop - start
+            bind = self._eval_binding
+            if bind is None or bind.flat is not self.model.params.flat or bind.ZT.shape[-1] != B:
+                bind = self._eval_binding = self._bind(B, backward=False)
+            np.matmul(bind.W_T, np.swapaxes(X[..., start:stop, :], -1, -2), out=bind.ZT)
+            for k, y in enumerate(targets):
+                bind.YT[..., k, :, :] = np.swapaxes(y[..., start:stop, :], -1, -2)
+            _step[bind.parallel and numba.get_num_threads() > 1](*bind.args)
+            part = bind.losses * (B / n)                 # this part's mean, weighted by its share of the rows
+            total = part if total is None else total + part
+        return total.reshape(self.model.params.run_shape + (self.model.n_tasks,))
 
     def step(self, X, targets):
         bind = self._binding
