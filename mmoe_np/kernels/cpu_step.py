@@ -45,7 +45,7 @@ from ..nn import losses as losses_module
 from ..params import find_dense_block
 from .cpu import _compiled
 
-CHUNK = 64                       # rows per partial sum (fixed: results do not depend on threads)
+CHUNK = 128                      # rows per partial sum (fixed: results do not depend on threads)
 _PARALLEL_MIN_ROWS = 1024        # below this many rows (over all runs), one thread does all
 LOSS_CODES = {losses_module.mse: 0, losses_module.bce_with_logits: 1}
 
