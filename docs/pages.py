@@ -201,24 +201,14 @@ def fill(template: str, values: dict[str, str]) -> str:
 
 def lessons_table(lessons: list[Lesson]) -> str:
     by_number = {lesson.number: lesson for lesson in lessons}
-    rows = [
-        ":::{list-table}",
-        ":header-rows: 1",
-        ":class: course-lessons",
-        ":widths: auto",
-        "",
-        "* - \u00a0",
-        "  - lesson",
-        "  - time",
-        "  - before it",
-        "  - checked exercises",
-    ]
+    rows = ["| | lesson | time (class + lab) | after | checked exercises |", "|---|---|---|---|---|"]
     for lesson in lessons:
-        before = ", ".join(f"[{n}]({lesson_link(by_number[n], 'index')})" for n in lesson.after) or "-"
-        exercises = ", ".join(f"[`{e.name}`](lessons/exercises/{e.name}.md)" for e in lesson.exercises) or "-"
-        rows += [f"* - {lesson.number}", f"  - [{lesson.title}]({lesson_link(lesson, 'index')})",
-                 f"  - {lesson.time_text()}", f"  - {before}", f"  - {exercises}"]
-    return "\n".join(rows + [":::"])
+        time = f"{lesson.class_minutes} + {lesson.lab_minutes}" if lesson.lab_minutes else f"{lesson.class_minutes}"
+        before = ", ".join(f"[{n}]({lesson_link(by_number[n], 'index')})" for n in lesson.after) or "—"
+        exercises = ", ".join(f"[`{e.name}`](lessons/exercises/{e.name}.md)" for e in lesson.exercises) or "—"
+        rows.append(f"| {lesson.number} | [{lesson.title}]({lesson_link(lesson, 'index')}) | {time} min | {before} "
+                    f"| {exercises} |")
+    return "\n".join(rows)
 
 
 def hours(minutes: int) -> str:
@@ -252,6 +242,7 @@ def start_page(root: Path, lessons: list[Lesson], documents: list[str]) -> str:
     total_lab = sum(lesson.lab_minutes for lesson in lessons)
     values = {
         "python": requires,
+        "lesson_count": f"{len(lessons)}",
         "first_lesson_number": first.number,
         "first_lesson_notebook": first.notebook.name,
         "first_lesson_label": f"lesson {first.number}: {first.title}",
