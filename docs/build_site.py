@@ -63,12 +63,13 @@ def build(out: Path = SITE, *, root: Path = ROOT, student: bool = False, strict:
         args = ["-b", "html", "-q", "-E", "-c", str(HERE), "-d", str(tmp / "doctrees"), "-w", str(warnings_file)]
         if strict:
             args += ["-W", "--keep-going"]
-        with contextlib.redirect_stdout(io.StringIO()):
+        log = io.StringIO()           # Sphinx's own messages: shown only when it fails
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             code = build_main([*args, str(src), str(html)])
         text = warnings_file.read_text(encoding="utf-8") if warnings_file.exists() else ""
         warnings = [w.replace(str(src) + "/", "") for w in text.strip().splitlines() if w.strip()]
         if code:
-            raise RuntimeError(f"Sphinx failed (exit {code}) with {len(warnings)} warnings:\n" + "\n".join(warnings))
+            raise RuntimeError(f"Sphinx failed (exit {code}):\n{log.getvalue().replace(str(src) + '/', '')}")
         if out.exists():
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ Nothing here runs a notebook, and nothing under ``lessons/exercises/solutions/``
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class Staged:
     exercises: list[Exercise]
     documents: list[str] = field(default_factory=list)     # repository paths staged as pages
     left_out: list[str] = field(default_factory=list)      # "path (why)"
+    linked: list[str] = field(default_factory=list)        # other repository files the pages link to
 
     @property
     def pages(self) -> list[str]:
@@ -323,4 +325,46 @@ def stage(root: Path, src: Path, *, student: bool = False) -> Staged:
         staged.documents.append(path)
 
     (src / "index.md").write_text(start_page(root, lessons, staged.documents), encoding="utf-8")
+    staged.linked = copy_linked_files(root, src, student=student)
     return staged
+
+
+# --- files the pages link to -------------------------------------------------------------
+
+LINK = re.compile(r"""\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)|\b(?:src|href)=["']([^"']+)["']""")
+NEVER = ("lessons/exercises/solutions/", "lessons/exercise_answers.py", ".venv/", "site/", ".git/")
+PAGE_SUFFIXES = (".md", ".ipynb", ".rst")
+
+
+def markdown_of(path: Path) -> str:
+    if path.suffix == ".ipynb":
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        return "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                         for c in cells if c.get("cell_type") == "markdown")
+    return path.read_text(encoding="utf-8")
+
+
+def copy_linked_files(root: Path, src: Path, *, student: bool) -> list[str]:
+    """Copy into the stage every repository file a page links to that is not there yet (a script,
+    a data file, an image outside figures/): the link then works on the site as on GitHub, as a
+    download. Pages (.md, .ipynb) are not copied (a page joins the site in DOCUMENTS), nor is any
+    solution: such a link stays unresolved, and the build warns about it."""
+    copied = []
+    never = NEVER + (("lessons/INSTRUCTOR.md",) if student else ())
+    for page in [*src.rglob("*.md"), *src.rglob("*.ipynb")]:
+        folder = page.parent.relative_to(src)
+        prose: list[str] = []          # the Markdown outside code blocks: a link in code is no link
+        outside_fences(markdown_of(page), lambda block: prose.append(block) or block)
+        for match in LINK.finditer("".join(prose)):
+            target = (match.group(1) or match.group(2)).split("#")[0].split("?")[0]
+            if not target or re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("/"):
+                continue
+            relative_path = Path(os.path.normpath(folder / target)).as_posix()
+            source = root / relative_path
+            if (relative_path.startswith("..") or relative_path.startswith(never)
+                    or source.suffix in PAGE_SUFFIXES or not source.is_file() or (src / relative_path).exists()):
+                continue
+            (src / relative_path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, src / relative_path)
+            copied.append(relative_path)
+    return sorted(copied)

@@ -73,7 +73,13 @@ def fake_course(root: Path, *, exercise=True, instructor=False):
         (root / "lessons" / "exercises" / "ex02_new.py").write_text(
             '"""Exercise 02b -- a brand new exercise (lesson 02).\n\nCheck it.\n"""\nX = 1  # TODO\n', encoding="utf-8")
         (root / "lessons" / "exercises" / "solutions" / "ex02_new.py").write_text("X = 'SOLUTION'\n", encoding="utf-8")
-    (root / "README.md").write_text("# fake\n\nSee `ex02_new`.\n", encoding="utf-8")
+    (root / "README.md").write_text("# fake\n\nSee `ex02_new`, [the code](tools/code.py), [the answer]"
+                                    "(lessons/exercises/solutions/ex02_new.py) and [a page](NOTES.md).\n"
+                                    "```\n[not a link](tools/other.py)\n```\n", encoding="utf-8")
+    (root / "tools").mkdir()
+    for name in ("code.py", "other.py"):
+        (root / "tools" / name).write_text("print('tool')\n", encoding="utf-8")
+    (root / "NOTES.md").write_text("# notes\n", encoding="utf-8")
     (root / "pyproject.toml").write_text('[project]\nrequires-python = ">=3.10"\n', encoding="utf-8")
     if instructor:
         (root / "lessons" / "INSTRUCTOR.md").write_text("# Guide\n\nAnswers.\n", encoding="utf-8")
@@ -130,6 +136,13 @@ def test_the_site_holds_no_solution_and_a_student_site_no_teachers_guide(tmp_pat
     start = (tmp_path / "student" / "index.md").read_text(encoding="utf-8")
     assert "solutions" not in start and "INSTRUCTOR" not in start
     assert "python3 run.py lab" in start and "python3 run.py check lessons/exercises/ex" in start
+
+
+def test_a_file_a_page_links_to_is_on_the_site_but_never_a_solution_or_another_page(tmp_path):
+    staged = pages.stage(fake_course(tmp_path / "course"), tmp_path / "src")
+    assert staged.linked == ["tools/code.py"]
+    assert not (tmp_path / "src" / "lessons" / "exercises" / "solutions").exists()
+    assert not (tmp_path / "src" / "NOTES.md").exists()
 
 
 def test_a_copy_without_the_teachers_guide_builds_a_student_site(tmp_path):
