@@ -45,6 +45,7 @@ html_css_files = ["course.css"]
 html_favicon = "_static/favicon.svg"       # else every browser asks for /favicon.ico, a 404
 html_context = {"default_mode": "auto"}     # light or dark as the reader's system says
 html_last_updated_fmt = None
+html_use_index = False                 # no empty "Index" page: the site has no API to index
 html_show_sourcelink = False
 html_show_search_summary = False     # summaries are fetched page by page, which a site opened from disk cannot do
 html_copy_source = True                # the theme's download button offers each notebook (.ipynb)
