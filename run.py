@@ -6,6 +6,9 @@
     python3 run.py lessons      # run every lesson in order and regenerate figures/
     python3 run.py bench        # kernel, training-step and sweep benchmarks
     python3 run.py notebooks    # execute every lesson as notebooks/NN_topic.ipynb (full settings)
+    python3 run.py lab          # a student's start: JupyterLab on notebooks/ (installs it into .venv)
+    python3 run.py check FILE   # check an exercise: python3 run.py check lessons/exercises/ex02_dense_backward.py
+    python3 run.py site         # the course as a static site in site/ (prints the path of its index.html)
 
 Extra arguments go to the job: ``python3 run.py compare --runs 5``, ``python3 run.py test -k gate``.
 Needs only Python >= 3.10 with the standard library (venv, pip) and access to PyPI.
@@ -27,6 +30,12 @@ JOBS = {     # job: (commands, extras); extra arguments go to the last command
     "lessons": ([[str(PYTHON), "lessons/run_all.py"]], ""),
     "bench": ([[str(PYTHON), "benchmarks/bench_all.py"]], "[bench]"),
     "notebooks": ([[str(PYTHON), "lessons/make_notebooks.py"]], "[notebooks]"),
+    # JupyterLab at the repository's root (the exercises are in lessons/), its file browser on notebooks/;
+    # jupytext's server extension off, so saving a notebook does not write a paired .py beside it
+    "lab": ([[str(PYTHON), "-m", "jupyter", "lab", "--LabApp.default_url=/lab/tree/notebooks",
+              "--ServerApp.jpserver_extensions=jupyterlab_jupytext=False"]], "[lab]"),
+    "check": ([[str(PYTHON), "-m", "mmoe_np.check"]], ""),
+    "site": ([[str(PYTHON), "docs/build_site.py"]], "[site]"),
 }
 
 
