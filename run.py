@@ -6,6 +6,7 @@
     python3 run.py lessons      # run every lesson in order and regenerate figures/
     python3 run.py bench        # kernel, training-step and sweep benchmarks
     python3 run.py notebooks    # execute every lesson as notebooks/NN_topic.ipynb (full settings)
+    python3 run.py gpu-check    # on an NVIDIA GPU: CUDA tests, kernels vs cuBLAS, steps vs PyTorch (< 8 min)
 
 Extra arguments go to the job: ``python3 run.py compare --runs 5``, ``python3 run.py test -k gate``.
 Needs only Python >= 3.10 with the standard library (venv, pip) and access to PyPI.
@@ -27,6 +28,10 @@ JOBS = {     # job: (commands, extras); extra arguments go to the last command
     "lessons": ([[str(PYTHON), "lessons/run_all.py"]], ""),
     "bench": ([[str(PYTHON), "benchmarks/bench_all.py"]], "[bench]"),
     "notebooks": ([[str(PYTHON), "lessons/make_notebooks.py"]], "[notebooks]"),
+    # gpu-check: CuPy and PyTorch's CUDA build (gigabytes) are installed only once a GPU is seen
+    "gpu-check": ([[str(PYTHON), "benchmarks/gpu_check.py", "--detect"],
+                   [str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[gpucheck]"],
+                   [str(PYTHON), "benchmarks/gpu_check.py"]], "[test,cuda]"),
 }
 
 

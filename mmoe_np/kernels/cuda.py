@@ -178,17 +178,23 @@ def _launch(name, dtype, grid, block, *args):
     cuda_device.build(dtype, _sizes.tile)[name][grid, block](*args)
 
 
-def _launch_product(name, dtype, P, Q, V, C, K, splits=1, chunk=None):
-    """A tiled product into ``C`` (R * splits, M, N), summing over K (in ``splits`` chunks of ``chunk``)."""
+def launch_product(name, dtype, P, Q, V, C, K, splits=1, chunk=None):
+    """Launch tiled product ``name`` ('forward', 'grads', 'dX'; see :mod:`.cuda_device`) into the device
+    array ``C`` (R * splits, M, N), summing over K (in ``splits`` chunks of ``chunk`` rows).
+
+    No checks and no copies: every argument is a C-contiguous device array of ``dtype`` (for
+    benchmarks and callers that keep their own device buffers; the contract functions check first).
+    """
     tile = _sizes.tile
     M, N = C.shape[1], C.shape[2]
     grid = (math.ceil(N / tile), math.ceil(M / tile), C.shape[0])
     _launch(name, dtype, grid, (tile, tile), P, Q, V, C, K, splits, K if chunk is None else chunk)
 
 
-def _launch_cells(name, dtype, cells, *args):
-    """A one-thread-per-cell kernel over ``cells`` cells: blocks of at most ``threads`` threads, and
-    no more warps than the cells fill (tiny problems launch one small block)."""
+def launch_cells(name, dtype, cells, *args):
+    """Launch one-thread-per-cell kernel ``name`` over ``cells`` cells: blocks of at most ``threads``
+    threads, and no more warps than the cells fill (tiny problems launch one small block).
+    No checks and no copies, like :func:`launch_product`."""
     threads = min(_sizes.threads, cuda_device.WARP * math.ceil(cells / cuda_device.WARP))
     _launch(name, dtype, (math.ceil(cells / max(threads, 1)),), (threads,), *args)
 
@@ -235,7 +241,7 @@ def experts_forward(X, W, b):
     (B, D), (U, E) = X.shape[-2:], W.shape[-2:]
     R, N = prod(lead), U * E
     H = cuda.device_array((R, B, N), dtype=dtype)
-    _launch_product("forward", dtype, _runs_on_device("X", X, lead, (B, D), dtype),
+    launch_product("forward", dtype, _runs_on_device("X", X, lead, (B, D), dtype),
                     _runs_on_device("W", W, lead, (D, U, E), dtype).reshape(R, D, N),
                     _runs_on_device("b", b, lead, (U, E), dtype).reshape(R, N), H, K=D)
     return H.reshape(lead + (B, U, E))
@@ -258,17 +264,17 @@ def experts_backward(X, W, H, dH, need_dX=True):
 
     splits, chunk = cuda_device.batch_splits(R, D + 1, N, B, _sizes.tile)
     grads = cuda.device_array((R * splits, D + 1, N), dtype=dtype)         # [dW; db], per split
-    _launch_product("grads", dtype, Xd, Hd, dHd, grads, K=B, splits=splits, chunk=chunk)
+    launch_product("grads", dtype, Xd, Hd, dHd, grads, K=B, splits=splits, chunk=chunk)
     if splits > 1:
         summed = cuda.device_array((R, D + 1, N), dtype=dtype)
-        _launch_cells("sum_splits", dtype, R * (D + 1) * N, grads.reshape(R, splits, (D + 1) * N),
+        launch_cells("sum_splits", dtype, R * (D + 1) * N, grads.reshape(R, splits, (D + 1) * N),
                       summed.reshape(R, (D + 1) * N))
         grads = summed
     dX = None
     if need_dX:
         W2 = _runs_on_device("W", W, lead, (D, U, E), dtype).reshape(R, D, N)  # uploaded only when needed
         dXd = cuda.device_array((R, B, D), dtype=dtype)
-        _launch_product("dX", dtype, Hd, dHd, W2, dXd, K=N)
+        launch_product("dX", dtype, Hd, dHd, W2, dXd, K=N)
         dX = layers.sum_to_shape(_host(dXd, lead + (B, D)), X.shape)
     grads = _host(grads, (R, D + 1, N))                                    # one copy: dW and db
     dW = layers.sum_to_shape(grads[:, :D].reshape(lead + (D, U, E)), W.shape)
@@ -280,10 +286,10 @@ def gate_mix_forward(H, G):
     """``F[k,b,u] = sum_e G[k,b,e] H[b,u,e]`` -> F (K, B, U) on the host."""
     H, G, dtype = shapes.gate_mix_forward(H, G)
     lead = shapes.leading_shape("gate_mix_forward", H=(H, 3), G=(G, 3))
-    (B, U, E), K = H.shape[-3:], G.shape[-3]
+    (B, U, E), K = H.shape[-3:], G.shape[G.ndim - 3]       # (a simulated device shape takes no index < 0)
     R = prod(lead)
     F = cuda.device_array((R, K, B, U), dtype=dtype)
-    _launch_cells("mix_forward", dtype, R * K * B * U, _runs_on_device("H", H, lead, (B, U, E), dtype),
+    launch_cells("mix_forward", dtype, R * K * B * U, _runs_on_device("H", H, lead, (B, U, E), dtype),
                   _runs_on_device("G", G, lead, (K, B, E), dtype), F)
     return _host(F, lead + (K, B, U))
 
@@ -292,14 +298,14 @@ def gate_mix_backward(H, G, dF):
     """Gradients of :func:`gate_mix_forward`: dH (B, U, E) on the device, dG (K, B, E) on the host."""
     H, G, dF, dtype = shapes.gate_mix_backward(H, G, dF)
     lead = shapes.leading_shape("gate_mix_backward", H=(H, 3), G=(G, 3), dF=(dF, 3))
-    (B, U, E), K = H.shape[-3:], G.shape[-3]
+    (B, U, E), K = H.shape[-3:], G.shape[G.ndim - 3]       # (a simulated device shape takes no index < 0)
     R = prod(lead)
     Hd, Gd = _runs_on_device("H", H, lead, (B, U, E), dtype), _runs_on_device("G", G, lead, (K, B, E), dtype)
     dFd = _runs_on_device("dF", dF, lead, (K, B, U), dtype)
     dH = cuda.device_array((R, B, U, E), dtype=dtype)
     dG = cuda.device_array((R, K, B, E), dtype=dtype)
-    _launch_cells("mix_backward_dH", dtype, R * B * U * E, Gd, dFd, dH)
-    _launch_cells("mix_backward_dG", dtype, R * K * B * E, Hd, dFd, dG)
+    launch_cells("mix_backward_dH", dtype, R * B * U * E, Gd, dFd, dH)
+    launch_cells("mix_backward_dG", dtype, R * K * B * E, Hd, dFd, dG)
     dH = dH.reshape(lead + (B, U, E))
     if not _is_device(H):           # H came from the host: so does its gradient
         dH = layers.sum_to_shape(dH.copy_to_host(), H.shape)
@@ -390,7 +396,7 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
     on_device = {name: _runs_on_device(name, a, shape[:1], shape[1:], dtype) for name, a in arrays.items()}
     lr_device = _runs_on_device("lr", lr if _is_device(lr) else np.asarray(lr, dtype), (), shape[:1], dtype)
     scalar = dtype.type
-    _launch_cells("adam", dtype, shape[0] * shape[1], *on_device.values(), lr_device.reshape(shape[:1]),
+    launch_cells("adam", dtype, shape[0] * shape[1], *on_device.values(), lr_device.reshape(shape[:1]),
                   scalar(beta1), scalar(beta2), scalar(eps), scalar(correction1),
                   scalar(1.0 / np.sqrt(correction2)))
     for name, a in arrays.items():

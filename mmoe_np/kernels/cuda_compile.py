@@ -166,14 +166,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cc", nargs="+", default=[f"{a}.{b}" for a, b in CCS],
                         help="compute capabilities, e.g. 9.0 8.0 (default: %(default)s)")
+    parser.add_argument("--kernels", nargs="+", default=None, metavar="NAME",
+                        help="only these kernels (default: every one)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per kernel instead of a table")
     args = parser.parse_args(argv)
     try:
         ccs = [tuple(int(p) for p in cc.split(".")) for cc in args.cc]
     except ValueError:
         parser.error(f"--cc takes compute capabilities like 9.0 or 8.6, got {args.cc}")
+    from .cuda_device import KERNEL_NAMES
+    unknown = sorted(set(args.kernels or ()) - set(KERNEL_NAMES))
+    if unknown:
+        parser.error(f"--kernels: unknown {unknown}; the kernels are {list(KERNEL_NAMES)}")
     try:
-        resources = compile_all(ccs)
+        resources = compile_all(ccs, names=args.kernels)
     except CompilerMissing as error:
         print(f"no CUDA compiler: {error}", file=sys.stderr)
         return MISSING_COMPILER
