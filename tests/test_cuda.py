@@ -193,3 +193,11 @@ def test_device_adam_rejects_mismatched_buffers(cuda_kernels):
         cuda_kernels.adam_update(p, p.copy(), p.copy(), p.copy(), np.ones(3), 0.9, 0.999, 1e-8, 0.1, 0.1)
     with pytest.raises(TypeError, match="g must be a NumPy or device array"):
         cuda_kernels.adam_update(p, [[0.0] * 5] * 2, p.copy(), p.copy(), np.ones(2), 0.9, 0.999, 1e-8, 0.1, 0.1)
+
+
+def test_a_grid_beyond_cudas_limits_is_a_clear_error(cuda_kernels):
+    """Rows go on the grid's x axis (2^31 - 1 blocks); runs on z, which CUDA caps at 65535 blocks."""
+    from numba import cuda
+    C = cuda.device_array((70_000, 1, 1))
+    with pytest.raises(ValueError, match=r"forward: 70000 runs .* at most 65535 blocks in y and z"):
+        cuda_kernels.launch_product("forward", np.float64, C, C, C, C, K=1)

@@ -17,6 +17,7 @@ import pytest
 from mmoe_np.kernels import cuda_compile
 
 REQUIRED = os.environ.get("MMOE_NP_REQUIRE_CUDA_COMPILE") == "1"
+pytestmark = pytest.mark.cuda          # gpu-check runs it with the other CUDA tests
 
 
 @pytest.fixture(scope="module")

@@ -178,6 +178,9 @@ def _launch(name, dtype, grid, block, *args):
     cuda_device.build(dtype, _sizes.tile)[name][grid, block](*args)
 
 
+MAX_GRID_YZ = 65535      # CUDA's limit on a grid's y and z dimensions (x allows 2^31 - 1)
+
+
 def launch_product(name, dtype, P, Q, V, C, K, splits=1, chunk=None):
     """Launch tiled product ``name`` ('forward', 'grads', 'dX'; see :mod:`.cuda_device`) into the device
     array ``C`` (R * splits, M, N), summing over K (in ``splits`` chunks of ``chunk`` rows).
@@ -187,7 +190,10 @@ def launch_product(name, dtype, P, Q, V, C, K, splits=1, chunk=None):
     """
     tile = _sizes.tile
     M, N = C.shape[1], C.shape[2]
-    grid = (math.ceil(N / tile), math.ceil(M / tile), C.shape[0])
+    grid = (math.ceil(M / tile), math.ceil(N / tile), C.shape[0])
+    if max(grid[1:]) > MAX_GRID_YZ:
+        raise ValueError(f"{name}: {C.shape[0]} runs (x batch splits) and {N} columns make a grid of {grid}; CUDA "
+                         f"allows at most {MAX_GRID_YZ} blocks in y and z: train fewer runs per model")
     _launch(name, dtype, grid, (tile, tile), P, Q, V, C, K, splits, K if chunk is None else chunk)
 
 
@@ -234,7 +240,7 @@ def to_host(A):
 def experts_forward(X, W, b):
     """``H[b,u,e] = relu(sum_d X[b,d] W[d,u,e] + b[u,e])`` -> (B, U, E), **on the device**.
 
-    One launch of the ``forward`` product (grid: N/TILE x B/TILE x runs).
+    One launch of the ``forward`` product (grid: B/TILE x N/TILE x runs).
     """
     X, W, b, dtype = shapes.experts_forward(X, W, b)
     lead = shapes.leading_shape("experts_forward", X=(X, 2), W=(W, 3), b=(b, 2))

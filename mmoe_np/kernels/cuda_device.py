@@ -135,7 +135,9 @@ def _tiled_product(load_a, a_transposed, load_b, b_transposed, finish, dtype, ti
 
     ``a_transposed``: A[i, k] is contiguous along i in memory (a transposed view), so the block
     reads the tile along i and stores it transposed; likewise ``b_transposed`` along k.
-    Loop nest of one block (tile x tile threads; thread (ty, tx) owns C[z, row, col])::
+    Grid: (row blocks, column blocks, runs x splits) -- the rows (a batch can be long) on x, whose
+    limit is 2^31 - 1 blocks; y and z allow 65535. Loop nest of one block (tile x tile threads;
+    thread (ty, tx) owns C[z, row, col])::
 
         r, s = blockIdx.z // splits, blockIdx.z % splits
         for k0 in range(s * chunk, min(K, (s + 1) * chunk), tile):
@@ -159,7 +161,7 @@ def _tiled_product(load_a, a_transposed, load_b, b_transposed, finish, dtype, ti
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
         z = cuda.blockIdx.z
         r, s = z // splits, z % splits
-        row0, col0 = cuda.blockIdx.y * tile, cuda.blockIdx.x * tile
+        row0, col0 = cuda.blockIdx.x * tile, cuda.blockIdx.y * tile     # rows on x: up to 2^31 - 1 blocks
         M, N = C.shape[1], C.shape[2]
         k_begin = s * chunk
         k_end = min(K, k_begin + chunk)
