@@ -54,8 +54,9 @@ WARP = 32
 # grads: aim for this many blocks in all (enough for 4 blocks on each of a large GPU's
 # ~132 SMs); a constant, not the device's SM count, so the numbers do not depend on the GPU
 SPLIT_TARGET_BLOCKS = 512
-SPLIT_MIN_TILES = 4          # a split sums at least 4 tiles of rows: its partial sum costs
-                             # less traffic than the rows it reads
+SPLIT_MIN_TILES = 4          # a split sums at least 4 tiles of rows (64 on a GPU): at the paper's
+                             # sizes its partial sums, (D + 1) x N, are then no more numbers than
+                             # the rows it reads, 64 x (D + N); fewer rows and they would dominate
 
 
 def batch_splits(runs, rows, cols, batch, tile):
