@@ -9,7 +9,8 @@ Parts, in order:
 
 1. **device**: the GPU's name, compute capability, memory, driver and CUDA versions, and each
    kernel's registers, shared memory and spills for that compute capability (ptxas).
-2. **tests**: the CUDA tests (``pytest -m cuda``) on the device, simulator off.
+2. **tests**: the CUDA tests (``pytest -m "cuda and not slow"``: all but the dry run of this script)
+   on the device, simulator off.
 3. **kernels**: each kernel against cuBLAS through CuPy on the same shapes (the paper's sizes),
    in GFLOP/s and as a fraction of cuBLAS; and the contract call (argument checks, allocations
    and copies back to the host included), as the models call it.
@@ -61,7 +62,7 @@ SIZES = {   # what each part measures; the dry run's sizes only exercise the cod
     "real": dict(model=PAPER, kernel_batches=(1024, 8192, 65536), kernel_dtypes=("float32", "float64"),
                  step_batches=(128, 1024, 8192), step_dtypes=("float32", "float64"),
                  sweep_runs=200, sweep_steps=(4, 20), sweep_batch=128, sweep_dtypes=("float32",),
-                 min_time=0.5, tests=["-m", "cuda", "tests"], compile_kernels=None),
+                 min_time=0.5, tests=["-m", "cuda and not slow", "tests"], compile_kernels=None),
     "dry": dict(model=dict(D=6, U=2, E=2, K=2, T=2), kernel_batches=(8,), kernel_dtypes=("float32", "float64"),
                 step_batches=(4,), step_dtypes=("float64",),
                 sweep_runs=2, sweep_steps=(1, 2), sweep_batch=4, sweep_dtypes=("float64",),

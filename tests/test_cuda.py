@@ -56,7 +56,7 @@ def test_split_k_weight_gradient_matches_the_oracle_and_repeats_bit_for_bit(cuda
     D, U, E = 3, 2, 2
     X, W, b = (rng.standard_normal(s).astype(dtype) for s in ((R, B, D), (R, D, U, E), (R, U, E)))
     H, dH = ref.experts_forward(X, W, b), rng.standard_normal((R, B, U, E)).astype(dtype)
-    sizes = cuda_kernels.launch_sizes() if gpu_sizes else cuda_kernels.launch_sizes(*cuda_kernels._sizes)
+    sizes = cuda_kernels.launch_sizes(*(cuda_kernels.GPU_SIZES if gpu_sizes else cuda_kernels.SIMULATOR_SIZES))
     with sizes as (tile, _), cuda_kernels.record_launches() as launches:
         splits, chunk = cuda_kernels.cuda_device.batch_splits(R, D + 1, U * E, B, tile)
         first = cuda_kernels.experts_backward(X, W, H, dH, need_dX=False)
@@ -97,8 +97,8 @@ def test_every_launch_uses_the_argument_types_the_compile_test_compiles(cuda_ker
     """tests/test_cuda_compile.py compiles cuda_device.signatures(): these must be what the wrappers launch."""
     seen = set()
     for dtype in (np.float32, np.float64):
-        with cuda_kernels.record_launches() as launches:
-            _launch_everything(cuda_kernels, dtype, B=40)             # long enough for a split dW
+        with cuda_kernels.launch_sizes(*cuda_kernels.SIMULATOR_SIZES), cuda_kernels.record_launches() as launches:
+            _launch_everything(cuda_kernels, dtype, B=40)             # with 4 x 4 tiles, long enough to split dW
         signatures = cuda_kernels.cuda_device.signatures(dtype)
         for launch in launches:
             assert launch.types == signatures[launch.kernel], (
