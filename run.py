@@ -9,6 +9,7 @@
     python3 run.py lab          # a student's start: JupyterLab on notebooks/ (installs it into .venv)
     python3 run.py check FILE   # check an exercise: python3 run.py check lessons/exercises/ex02_dense_backward.py
     python3 run.py site         # the course as a static site in site/ (prints the path of its index.html)
+    python3 run.py gpu-check    # on an NVIDIA GPU: CUDA tests, kernels vs cuBLAS, steps vs PyTorch (< 8 min)
 
 Extra arguments go to the job: ``python3 run.py compare --runs 5``, ``python3 run.py test -k gate``.
 Needs only Python >= 3.10 with the standard library (venv, pip) and access to PyPI.
@@ -36,6 +37,10 @@ JOBS = {     # job: (commands, extras); extra arguments go to the last command
               "--ServerApp.jpserver_extensions=jupyterlab_jupytext=False"]], "[lab]"),
     "check": ([[str(PYTHON), "-m", "mmoe_np.check"]], ""),
     "site": ([[str(PYTHON), "docs/build_site.py"]], "[site]"),
+    # gpu-check: CuPy and PyTorch's CUDA build (gigabytes) are installed only once a GPU is seen
+    "gpu-check": ([[str(PYTHON), "benchmarks/gpu_check.py", "--detect"],
+                   [str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[gpucheck]"],
+                   [str(PYTHON), "benchmarks/gpu_check.py"]], "[test,cuda]"),
 }
 
 

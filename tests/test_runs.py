@@ -28,22 +28,27 @@ def data(runs, n=48, seed=0):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("cls", MODELS)
 def test_stacked_runs_equal_separate_fits(cls, backend):
-    """Each run its own initialisation, data and minibatch order; float64 within 1e-10 after Adam steps."""
+    """Each run its own initialisation, data and minibatch order; float64 within 1e-10 after Adam steps.
+
+    The simulated GPU is slow (a Python thread per CUDA thread): there, the stacked runs train on
+    the CUDA backend and the separate fits they must equal run on the NumPy oracle (whose own
+    stacked and separate fits are compared by the 'numpy' case), for fewer steps.
+    """
     seeds, fit_seeds = [3, 11, 5], [7, 8, 9]
     X, Y = data(len(seeds))
     Y = Y[..., :1] if cls is mn.SingleTask else Y
-    steps, batch = (6, 8) if backend == "cuda" else (25, 16)
+    steps, batch = (4, 4) if backend == "cuda" else (25, 16)
     stacked = build(cls, seeds, backend)
     mn.fit(stacked, X, Y, steps=steps, batch_size=batch, optimizer=mn.Adam(lr=1e-2), seed=fit_seeds, progress=False)
     for r, s in enumerate(seeds):
-        one = build(cls, s, backend)
+        one = build(cls, s, "numpy" if backend == "cuda" else backend)
         mn.fit(one, X[r], Y[r], steps=steps, batch_size=batch, optimizer=mn.Adam(lr=1e-2), seed=fit_seeds[r],
                progress=False)
         for name, value in one.params.items():
             np.testing.assert_allclose(stacked.params[name][r], value, rtol=1e-10, atol=1e-12,
                                        err_msg=f"run {r}: {name}")
-        run = stacked.run(r)
-        np.testing.assert_allclose(run.predict(X[r])[0], one.predict(X[r])[0], rtol=1e-10, atol=1e-12)
+        run, rows = stacked.run(r), X[r, :batch]
+        np.testing.assert_allclose(run.predict(rows)[0], one.predict(rows)[0], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
