@@ -4,17 +4,13 @@
 predictions and everything backward needs. Given ``dpreds`` -- a list of K arrays (B, O),
 dL/dpred_k -- return the gradient of every parameter as a dict with the keys of ``params``.
 
-Work from the output back (each step is a layer you have already differentiated):
+Work from the output back; each step is a layer you have already differentiated (ex02, ex05):
+the towers, the mixtures, the gates, the experts. Before coding, answer on paper: which of
+these receives gradient from more than one task, and how do those contributions combine? Which
+parameters does task k's loss not reach at all?
 
-1. each tower k: two dense layers and a ReLU, fed by F[k]    -> dF[k], tower gradients
-2. the mixtures  F[k] = sum_e G[k, :, e] H[:, :, e]          -> dH (summed over the tasks!)
-                                                                and dG[k]
-3. each gate: softmax's Jacobian product, then a dense layer -> gate gradients
-4. the experts: ReLU's mask, then the experts' product       -> expert gradients
-
-Step 2 is where the tasks meet: every task's gradient flows into the same experts, and
-each task's gradient reaches only its own gate. The checker compares your gradients with
-central differences, like ``mmoe_np.gradcheck.check_model``.
+The checker compares your gradients with central differences, like
+``mmoe_np.gradcheck.check_model``, and names every wrong parameter from the loss back.
 
 Check your answer:  python -m mmoe_np.check lessons/exercises/ex06_mmoe_backward.py
 """
