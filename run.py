@@ -6,6 +6,7 @@
     python3 run.py lessons      # run every lesson in order and regenerate figures/
     python3 run.py bench        # kernel, training-step and sweep benchmarks
     python3 run.py notebooks    # execute every lesson as notebooks/NN_topic.ipynb (full settings)
+    python3 run.py student-release DIR   # the copy to hand out: blank exercises, no solutions
 
 Extra arguments go to the job: ``python3 run.py compare --runs 5``, ``python3 run.py test -k gate``.
 Needs only Python >= 3.10 with the standard library (venv, pip) and access to PyPI.
@@ -27,6 +28,7 @@ JOBS = {     # job: (commands, extras); extra arguments go to the last command
     "lessons": ([[str(PYTHON), "lessons/run_all.py"]], ""),
     "bench": ([[str(PYTHON), "benchmarks/bench_all.py"]], "[bench]"),
     "notebooks": ([[str(PYTHON), "lessons/make_notebooks.py"]], "[notebooks]"),
+    "student-release": ([[str(PYTHON), "lessons/exercises/make_release.py"]], ""),
 }
 
 

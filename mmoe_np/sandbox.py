@@ -217,10 +217,23 @@ def _user_kwargs(user):
 
 def course_paths():
     """What graded code may not read: the library, and the whole checkout if this is one (lessons,
-    solutions, instructor's notes)."""
+    solutions, instructor's notes) with its git history (which holds the solutions too) -- also
+    when the checkout is a git worktree, whose history lives elsewhere."""
     package = HERE
     checkout = package.parent
-    return [str(checkout)] if (checkout / "lessons").is_dir() else [str(package)]
+    if not (checkout / "lessons").is_dir():
+        return [str(package)]
+    paths = [str(checkout)]
+    git = checkout / ".git"
+    if git.is_file():                                    # a worktree: "gitdir: <main>/.git/worktrees/<name>"
+        text = git.read_text(errors="replace").strip()
+        if text.startswith("gitdir:"):
+            gitdir = (checkout / text[len("gitdir:"):].strip()).resolve()
+            common = gitdir / "commondir"
+            paths.append(str(gitdir))
+            if common.is_file():
+                paths.append(str((gitdir / common.read_text().strip()).resolve()))
+    return paths
 
 
 # ----------------------------------------------------------------------------- running it

@@ -397,6 +397,7 @@ def test_a_utf8_bom_is_accepted(tmp_path, capsys):
 def _routes():
     stats = Path(mmoe_np.__file__).parent / "stats.py"
     answer = SOLUTIONS / "ex14_paired_ratio.py"
+    history = (ROOT / ".git" / "HEAD") if (ROOT / ".git").is_dir() else Path(sandbox.course_paths()[-1]) / "HEAD"
     tail = RIGHT_14.split('EXERCISE = "paired_ratio"')[1]
     routes = {
         "import": "import mmoe_np\n",
@@ -416,6 +417,7 @@ def _routes():
         "os.open": f"import os\nfd = os.open({str(stats)!r}, os.O_RDONLY)\nsource = os.read(fd, 10**6)\n",
         "pathlib": f"import pathlib\nsource = pathlib.Path({str(stats)!r}).read_text()\n",
         "the solutions": f"source = open({str(answer)!r}).read()\n",
+        "the git history": f"source = open({str(history)!r}).read()\n",
         "a symbolic link": f"import os\nos.symlink({str(stats)!r}, 'mine.py')\n",
         "another python": ("import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import mmoe_np'])\n"),
     }

@@ -3,19 +3,26 @@ gate polarisation and expert collapse (15)."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 from .. import metrics, relatedness
+from ..experiments.transfer import transfer as experiments_transfer
 from .judging import Call, Exercise, Mistake, exercise, rng
 
 
 # ------------------------------------------------------------------------------ 09: ROC AUC
-def _auc(labels, scores, *, ranks="average", flip=False, start=1):
-    """ROC AUC from ranks, right (the defaults) or with one typical mistake."""
-    pos = labels == 1
-    r = rankdata(scores, method=ranks) - 1 + start
-    n_pos, n_neg = pos.sum(), (~pos).sum()
-    auc = (r[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+def _auc(labels, scores, *, ties="half", flip=False, start=1):
+    """The library's ROC AUC, right (the defaults) or with one typical mistake (counted over pairs)."""
+    auc = metrics.roc_auc(labels, scores)
+    positive, negative = scores[labels == 1], scores[labels == 0]
+    order = np.argsort(np.argsort(scores, kind="stable"))     # ties broken by position, as ordinal ranks do
+    if ties == "position":
+        auc = np.mean(order[labels == 1][:, None] > order[labels == 0][None, :])
+    elif ties == "lose":
+        auc = np.mean(positive[:, None] > negative[None, :])
+    elif ties == "win":
+        auc = np.mean(positive[:, None] >= negative[None, :])
+    if start == 0:
+        auc -= 1 / len(negative)                           # every positive's rank one lower
     return np.asarray(1 - auc if flip else auc)
 
 
@@ -33,9 +40,9 @@ def roc_auc():
         return Mistake(hint, lambda c: _auc(*c.args, **kw))
     mistakes = [
         mistake("tied scores must share their average rank (a tie between a positive and a negative counts one "
-                "half): scipy.stats.rankdata does this", ranks="ordinal"),
-        mistake("tied scores must share their average rank, not the lowest (a tie counts one half)", ranks="min"),
-        mistake("tied scores must share their average rank, not the highest (a tie counts one half)", ranks="max"),
+                "half): scipy.stats.rankdata does this", ties="position"),
+        mistake("tied scores must share their average rank, not the lowest (a tie counts one half)", ties="lose"),
+        mistake("tied scores must share their average rank, not the highest (a tie counts one half)", ties="win"),
         mistake("this is 1 - AUC: the chance that a *negative* scores above a positive", flip=True),
         mistake("ranks start at 1 here (the smallest score has rank 1); with ranks from 0, subtract "
                 "n_pos (n_pos - 1) / 2 instead", start=0),
@@ -46,7 +53,9 @@ def roc_auc():
 
 # ------------------------------------------------------------------------------ 10: transfer
 def _transfer(single, multi, *, base="single"):
-    return (single - multi) / (single if base == "single" else multi)
+    """The library's transfer (lesson 10), right (the default) or relative to the multi-task loss."""
+    right = experiments_transfer(single, multi)
+    return right if base == "single" else right * single / multi
 
 
 def _auc_transfer(labels, single_scores, multi_scores, *, error=True, base="single"):
@@ -142,13 +151,14 @@ def covariance_similarity():
 
 # ------------------------------------------------------------------------------ 12: task weights
 def _weights(X, Y, rank, normalize, *, mean_one=True, order="top", square=False, use_normalize=True):
-    thetas = X.T @ Y / len(X)
+    """SVD task weights, right (the defaults) or with one typical mistake, from the library's task signals."""
+    signals = relatedness.task_signals(X, Y)
     if normalize and use_normalize:
-        thetas = thetas / np.linalg.norm(thetas, axis=0)
-    U, _, _ = np.linalg.svd(thetas, full_matrices=False)
-    U_r = U[:, :rank] if order == "top" else U[:, -rank:]
-    w = np.linalg.norm(U_r.T @ thetas, axis=0) ** (2 if square else 1)
-    return w / w.mean() if mean_one else w
+        signals /= np.linalg.norm(signals, axis=0)
+    directions = np.linalg.svd(signals, full_matrices=False)[0]
+    kept = directions[:, :rank] if order == "top" else directions[:, -rank:]
+    lengths = np.linalg.norm(kept.T @ signals, axis=0) ** (2 if square else 1)
+    return lengths / lengths.mean() if mean_one else lengths
 
 
 @exercise("ex12_task_weights")
@@ -179,16 +189,15 @@ def task_weights():
 
 # ------------------------------------------------------------------- 15: polarisation, collapse
 def _similarity(W, *, diagonal=False, flatten=True, normalise=True):
-    D, U, E = W.shape
+    """The library's expert similarity, right (the defaults) or with one typical mistake."""
+    E = W.shape[-1]
     if not flatten:                                     # a cosine per unit, then averaged
-        return np.mean([_similarity(W[:, u:u + 1, :], diagonal=diagonal) for u in range(U)])
-    V = W.reshape(D * U, E)
-    if normalise:
-        V = V / np.linalg.norm(V, axis=0)
-    cos = V.T @ V
-    if diagonal:
-        return np.asarray(cos.mean())
-    return np.asarray((cos.sum() - np.trace(cos)) / (E * (E - 1)))
+        return np.mean([_similarity(W[:, u:u + 1, :], diagonal=diagonal) for u in range(W.shape[1])])
+    if not normalise:                                   # bare dot products
+        gram = np.einsum("due,duf->ef", W, W)
+        return np.asarray((gram.sum() - np.trace(gram)) / (E * (E - 1)))
+    right = metrics.expert_similarity(W)
+    return np.asarray(right * (E - 1) / E + 1 / E if diagonal else right)   # with the E ones of the diagonal
 
 
 @exercise("ex15_gate_polarisation")

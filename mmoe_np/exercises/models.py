@@ -58,24 +58,36 @@ ORDER = ("output_kernel", "output_bias", "tower_kernel", "tower_bias", "gate_ker
 
 
 def mmoe_backward_with(X, p, dpreds, *, tower_mask=True, expert_mask=True, tasks="sum", softmax="full", gates="own"):
-    """MMoE's backward pass, right (the defaults) or with one typical mistake."""
-    H = _relu(np.einsum("bd,due->bue", X, p["expert_kernel"]) + p["expert_bias"])
-    G = layers.softmax(np.einsum("bd,kde->kbe", X, p["gate_kernel"]) + p["gate_bias"][:, None, :])
-    F = np.einsum("kbe,bue->kbu", G, H)
-    A = _relu(np.einsum("kbu,kut->kbt", F, p["tower_kernel"]) + p["tower_bias"][:, None, :])
-    dout = np.stack(dpreds)
-    g = {"output_kernel": np.einsum("kbt,kbo->kto", A, dout), "output_bias": dout.sum(axis=1)}
-    dA = np.einsum("kbo,kto->kbt", dout, p["output_kernel"]) * ((A > 0) if tower_mask else 1)
-    g["tower_kernel"], g["tower_bias"] = np.einsum("kbu,kbt->kut", F, dA), dA.sum(axis=1)
-    dF = np.einsum("kbt,kut->kbu", dA, p["tower_kernel"])
-    dH = np.einsum("kbu,kbe->bue", dF, G) if tasks == "sum" else np.einsum("bu,be->bue", dF[0], G[0])
-    dF_gate = dF if gates == "own" else np.broadcast_to(dF.sum(axis=0), dF.shape)
-    dG = np.einsum("kbu,bue->kbe", dF_gate, H)
-    dlogits = G * (dG - (dG * G).sum(axis=-1, keepdims=True)) if softmax == "full" else G * (1 - G) * dG
-    g["gate_kernel"], g["gate_bias"] = np.einsum("bd,kbe->kde", X, dlogits), dlogits.sum(axis=1)
-    dZ = dH * ((H > 0) if expert_mask else 1)
-    g["expert_kernel"], g["expert_bias"] = np.einsum("bd,bue->due", X, dZ), dZ.sum(axis=0)
-    return g
+    """MMoE's backward pass from the library's layers and kernels, right (the defaults) or with one
+    typical mistake."""
+    H = reference.experts_forward(X, p["expert_kernel"], p["expert_bias"])
+    G, _ = layers.softmax_gate_forward(X, p["gate_kernel"], p["gate_bias"])
+    F = reference.gate_mix_forward(H, G)
+    return _towers_back(F, p, dpreds, tower_mask, lambda dF: _mixtures_back(X, p, H, G, dF, expert_mask, tasks,
+                                                                             softmax, gates))
+
+
+def _towers_back(F, p, dpreds, tower_mask, below):
+    """The towers' gradients (output and hidden layer), then ``below(dF)`` for the rest."""
+    z, hidden = layers.dense_forward(F, p["tower_kernel"], p["tower_bias"])
+    A, _ = layers.relu_forward(z)
+    dA, dWo, dbo = layers.dense_backward(np.stack(dpreds), layers.DenseCache(A, p["output_kernel"]))
+    dz = layers.relu_backward(dA, A) if tower_mask else dA
+    dF, dWt, dbt = layers.dense_backward(dz, hidden)
+    return {"output_kernel": dWo, "output_bias": dbo, "tower_kernel": dWt, "tower_bias": dbt, **below(dF)}
+
+
+def _mixtures_back(X, p, H, G, dF, expert_mask, tasks, softmax, gates):
+    dH, dG = reference.gate_mix_backward(H, G, dF)
+    if tasks == "first":
+        dH = reference.gate_mix_backward(H, G[:1], dF[:1])[0]
+    if gates == "summed":
+        dG = reference.gate_mix_backward(H, G, np.broadcast_to(dF.sum(axis=0), dF.shape))[1]
+    dlogits = layers.softmax_backward(dG, G) if softmax == "full" else G * (1 - G) * dG
+    _, dWg, dbg = layers.dense_backward(dlogits, layers.DenseCache(X[None], p["gate_kernel"]))
+    mask = H if expert_mask else np.ones_like(H)
+    _, dWe, dbe = reference.experts_backward(X, p["expert_kernel"], mask, dH)
+    return {"gate_kernel": dWg, "gate_bias": dbg, "expert_kernel": dWe, "expert_bias": dbe}
 
 
 @exercise("ex06_mmoe_backward")
@@ -112,7 +124,7 @@ def mmoe_backward():
                 "expert": "the experts"}[name.split("_")[0]]
         return f"look at {part}"
     return Exercise(("mmoe_backward",), [call], "every parameter's gradient matches central differences "
-                    "(as mmoe_np.gradcheck.check_model checks a model)", mistakes, hint)
+                    "(as mmoe_np.gradcheck.check_model checks a model)", mistakes, hint, uses=("mmoe_forward",))
 
 
 @exercise("ex13_cgc_forward")
@@ -131,18 +143,16 @@ SHARED_BOTTOM_ORDER = ("output_kernel", "output_bias", "tower_kernel", "tower_bi
 
 
 def shared_bottom_backward_with(X, p, dpreds, *, tower_mask=True, bottom_mask=True, tasks="sum"):
-    """Shared-Bottom's backward pass, right (the defaults) or with one typical mistake."""
-    s = _relu(X @ p["bottom_kernel"] + p["bottom_bias"])                                      # (B, S)
-    A = _relu(np.einsum("bs,kst->kbt", s, p["tower_kernel"]) + p["tower_bias"][:, None, :])   # (K, B, T)
-    dout = np.stack(dpreds)
-    g = {"output_kernel": np.einsum("kbt,kbo->kto", A, dout), "output_bias": dout.sum(axis=1)}
-    dA = np.einsum("kbo,kto->kbt", dout, p["output_kernel"]) * ((A > 0) if tower_mask else 1)
-    g["tower_kernel"], g["tower_bias"] = np.einsum("bs,kbt->kst", s, dA), dA.sum(axis=1)
-    ds_k = np.einsum("kbt,kst->kbs", dA, p["tower_kernel"])
-    ds = {"sum": ds_k.sum(axis=0), "mean": ds_k.mean(axis=0), "last": ds_k[-1]}[tasks]
-    dz = ds * ((s > 0) if bottom_mask else 1)
-    g["bottom_kernel"], g["bottom_bias"] = X.T @ dz, dz.sum(axis=0)
-    return g
+    """Shared-Bottom's backward pass from the library's layers, right (the defaults) or with one typical mistake."""
+    z, bottom = layers.dense_forward(X, p["bottom_kernel"], p["bottom_bias"])
+    s, _ = layers.relu_forward(z)
+
+    def below(dF):                                        # dF (K, B, S): each tower's gradient of s
+        ds = {"sum": dF.sum(axis=0), "mean": dF.mean(axis=0), "last": dF[-1]}[tasks]
+        _, dW, db = layers.dense_backward(layers.relu_backward(ds, s) if bottom_mask else ds, bottom)
+        return {"bottom_kernel": dW, "bottom_bias": db}
+    grads = _towers_back(np.broadcast_to(s, (len(dpreds),) + s.shape), p, dpreds, tower_mask, below)
+    return {k: grads[k] for k in SHARED_BOTTOM_ORDER}
 
 
 @exercise("ex04_shared_bottom_backward")

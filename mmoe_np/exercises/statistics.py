@@ -8,18 +8,21 @@ from .judging import Call, Exercise, Mistake, exercise, rng
 
 
 def _paired(a, b, *, ddof=1, root=True, swap=False, quantile="t", paired=True):
-    """The paired ratio and its 95% interval, right (the defaults) or with one typical mistake."""
+    """The library's paired ratio and 95% interval, right (the defaults) or with one typical mistake,
+    made by rescaling the library's interval on the log scale."""
     if swap:
         a, b = b, a
-    R = len(a)
-    log_ratio = np.log(a / b)
-    m = log_ratio.mean()
-    if paired:
-        se = log_ratio.std(ddof=ddof) / (np.sqrt(R) if root else 1)
-    else:                                                  # as if a and b were independent samples
-        se = np.sqrt(np.log(a).var(ddof=ddof) / R + np.log(b).var(ddof=ddof) / R)
-    q = stats.t_quantile(R) if quantile == "t" else 1.959963984540054
-    return np.exp(m), np.exp(m - q * se), np.exp(m + q * se)
+    mean = stats.mean_interval(np.log(a / b))              # the library's t interval of the mean log ratio
+    R, centre, half = mean.runs, mean.mean, mean.half       # half = t * s / sqrt(R), s with ddof 1
+    if ddof == 0:
+        half *= np.sqrt((R - 1) / R)
+    if not root:
+        half *= np.sqrt(R)
+    if quantile != "t":
+        half *= 1.959963984540054 / stats.t_quantile(R)
+    if not paired:                                          # as if a and b were independent samples
+        half *= np.sqrt(np.log(a).var(ddof=1) + np.log(b).var(ddof=1)) / np.log(a / b).std(ddof=1)
+    return np.exp(centre), np.exp(centre - half), np.exp(centre + half)
 
 
 PAIRED_MISTAKES = [
@@ -58,19 +61,19 @@ def _compare(a, b, margin=1.0, *, rule="interval", few=True, wins="below"):
     """compare(): the library's paired ratio and verdict, right (the defaults) or with one typical mistake."""
     p = stats.paired_ratio(a, b)
     r = p.ratio
-    low, high = (r.low, r.high) if (few or not p.too_few) else _paired(a, b)[1:]
+    if not few and p.too_few:                              # an interval from 2 runs, and a verdict from it
+        p = stats.PairedRatio(stats.Interval(r.estimate, *_paired(a, b)[1:], len(a)), p.wins, p.runs)
+        r = p.ratio
     share = {"below": np.mean(a < b), "not above": np.mean(a <= b), "above": np.mean(a > b)}[wins]
-    if p.too_few and few:
-        verdict = "too few runs"
-    elif rule == "ratio":
-        verdict = "lower" if r.estimate < margin else "higher"
-    elif rule == "swapped":
-        verdict = "higher" if high < margin else "lower" if low > margin else "level"
-    elif rule == "one":
-        verdict = "lower" if high < 1 else "higher" if low > 1 else "level"
-    else:
-        verdict = "lower" if high < margin else "higher" if low > margin else "level"
-    return (np.asarray(r.estimate), np.asarray(low), np.asarray(high), np.asarray(share), verdict)
+    verdict = p.verdict(margin)
+    if verdict != "too few runs":
+        if rule == "ratio":
+            verdict = "lower" if r.estimate < margin else "higher"
+        elif rule == "swapped":
+            verdict = {"lower": "higher", "higher": "lower"}.get(verdict, verdict)
+        elif rule == "one":
+            verdict = p.verdict(1.0)
+    return (np.asarray(r.estimate), np.asarray(r.low), np.asarray(r.high), np.asarray(share), verdict)
 
 
 def _tied(runs, n=4):
