@@ -150,7 +150,10 @@ def kind_of(obj):
 
 
 def main():
-    result_fd = int(os.environ["MMOE_CHECK_RESULT_FD"])
+    if "MMOE_CHECK_RESULT_FILE" in os.environ:     # Windows: no fd passing (mmoe_np.sandbox.WINDOWS)
+        result_fd = os.open(os.environ["MMOE_CHECK_RESULT_FILE"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_BINARY)
+    else:
+        result_fd = int(os.environ["MMOE_CHECK_RESULT_FD"])
     task = json.loads(read_frame(sys.stdin.buffer))
     npz = read_frame(sys.stdin.buffer)
     if task.get("user"):

@@ -35,7 +35,7 @@ import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -167,11 +167,20 @@ def _decode(spec, arrays):
 
 @dataclass
 class Settings:
-    """How files are checked: limits and the sandbox."""
+    """How files are checked: limits, the sandbox, and the verdicts of a batch so far."""
 
     limits: sandbox.Limits = sandbox.Limits()
     use_bwrap: bool = False
     deny: tuple = ()
+    verdicts: dict = field(default_factory=dict)   # (path, size, mtime) -> Verdict: each file checked once
+
+    def remembered(self, path, check):
+        """The verdict of ``path`` from earlier in this batch, or ``check()`` (a file another one uses)."""
+        stat = Path(path).stat()
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in self.verdicts:
+            self.verdicts[key] = check()
+        return self.verdicts[key]
 
 
 def run_student(path, exercise, settings, files):
@@ -282,7 +291,8 @@ def check_file(path, timeout=DEFAULT_TIMEOUT, settings=None, expect=None, _depth
             if own is None:
                 raise CannotCheck(f"this exercise imports your {exercises.file_of(used)}: put it in the same folder")
             if _depth < 3:
-                dependency = check_file(own, timeout, settings, _depth=_depth + 1)
+                dependency = settings.remembered(own, lambda own=own: check_file(own, timeout, settings,
+                                                                                   _depth=_depth + 1))
                 if dependency.status != "PASS":
                     what = {"TODO": "first finish", "FAIL": "first mend", "ERROR": "first make checkable"}
                     return Verdict(dependency.status, name, f"{what[dependency.status]} your {own.name}, which this "
@@ -305,6 +315,13 @@ def check_file(path, timeout=DEFAULT_TIMEOUT, settings=None, expect=None, _depth
     except Exception as err:
         return Verdict("ERROR", name, f"the checker could not judge the answers ({type(err).__name__}: {err}); "
                                       "please report it", shown)
+
+
+def _checked(path, timeout, settings, expect):
+    """check_file, remembered for the files that later files of the batch use."""
+    if expect is None and Path(path).is_file():
+        return settings.remembered(path, lambda: check_file(path, timeout, settings))
+    return check_file(path, timeout, settings, expect)
 
 
 class Stopped(Exception):
@@ -350,7 +367,7 @@ def main(argv=None):
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
         with sandbox.hidden_from_our_user(use_bwrap):
-            futures = [pool.submit(check_file, path, args.timeout, settings, args.exercise) for path in args.files]
+            futures = [pool.submit(_checked, path, args.timeout, settings, args.exercise) for path in args.files]
             for i, future in enumerate(futures):
                 verdicts[i] = future.result()
                 print(verdicts[i].line(), flush=True)

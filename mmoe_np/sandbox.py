@@ -30,7 +30,9 @@ and Python's own folders mounted, read-only, with the library's own files hidden
 in it dies with its first process.
 
 ``mode``: ``"require"`` refuses to grade without bubblewrap, ``"auto"`` (the default) uses it
-when it works and says plainly when it does not, ``"off"`` does not use it.
+when it works and says plainly when it does not, ``"off"`` does not use it. macOS has every layer
+but bubblewrap and the Linux-only ``prctl`` calls; on Windows the checker gives feedback with
+fewer layers (:data:`WINDOWS`) and is not meant for grading.
 """
 from __future__ import annotations
 
@@ -313,11 +315,14 @@ def run(task, npz, files, limits, use_bwrap, deny=()):
         if inside:
             os.chmod(folder, 0o755)                      # bubblewrap enters it as root without DAC override;
                                                          # inside, no other sandbox can see it
-        read_end, write_end = os.pipe()
         env = {"PATH": "/usr/bin:/bin", "HOME": str(folder), "TMPDIR": str(folder), "LANG": "C.UTF-8",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "NUMBA_NUM_THREADS": "1", "NUMBA_CACHE_DIR": str(folder), "MPLBACKEND": "Agg",
-               "MMOE_CHECK_RESULT_FD": str(write_end)}
+               "NUMBA_NUM_THREADS": "1", "NUMBA_CACHE_DIR": str(folder), "MPLBACKEND": "Agg"}
+        if os.name == "nt":                              # no fd passing: a file (feedback only, see WINDOWS)
+            env.update(SYSTEMROOT=os.environ.get("SYSTEMROOT", ""), MMOE_CHECK_RESULT_FILE=str(folder / "result.bin"))
+            return _run_windows(task, npz, folder, env, limits)
+        read_end, write_end = os.pipe()
+        env["MMOE_CHECK_RESULT_FD"] = str(write_end)
         command = [sys.executable, "-I", "-B", str(folder / "_runner.py")]
         if use_bwrap:
             command = bwrap_command(folder, deny) + command
@@ -344,6 +349,29 @@ def run(task, npz, files, limits, use_bwrap, deny=()):
         _remove(folder)
 
 
+WINDOWS = """On Windows the child cannot be given a pipe of its own, so it writes its results to a file
+in its folder, and there are no resource limits, no process group and no bubblewrap: enough for a
+student's feedback on their own work, not for grading a class (grade on Linux)."""
+
+
+def _run_windows(task, npz, folder, env, limits):            # pragma: no cover - tested on Linux only
+    stdin = _check_guard.frame(json.dumps(dict(task, user=None)).encode()) + _check_guard.frame(npz)
+    proc = subprocess.Popen([sys.executable, "-I", "-B", str(folder / "_runner.py")], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=folder, env=env)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
+    try:
+        child = _collect(proc, stdin, None, limits)
+    finally:
+        _kill(proc)
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+    result = folder / "result.bin"
+    data = result.read_bytes()[:limits.result_mib * 2**20 + 1] if result.exists() else b""
+    child.result, child.result_overflow = data[:limits.result_mib * 2**20], len(data) > limits.result_mib * 2**20
+    return child
+
+
 def _collect(proc, stdin, read_end, limits):
     out = {"head": bytearray(), "tail": bytearray(), "printed": 0, "result": bytearray(), "overflow": False}
     half = limits.output_kib * 512
@@ -366,7 +394,7 @@ def _collect(proc, stdin, read_end, limits):
 
     def receive():
         cap = limits.result_mib * 2**20
-        while chunk := os.read(read_end, 1 << 16):
+        while read_end is not None and (chunk := os.read(read_end, 1 << 16)):
             if len(out["result"]) + len(chunk) > cap:
                 out["overflow"] = True
                 continue                                 # keep reading so that the child never blocks
