@@ -12,7 +12,9 @@ request into a clear verdict instead of a mysterious failure. It refuses:
 - writing, deleting or renaming anything outside the process's own temporary folder, and links;
 - looking at other processes (``/proc/<pid>``), signalling them, starting programs or processes,
   opening sockets, raising resource limits;
-- native code (``ctypes``) unless the exercise needs it (numba), and then no new libraries;
+- native code (``ctypes``, ``cffi``, ``_posixsubprocess``) unless the exercise needs it (numba), and
+  then no new library through ctypes -- a numba exercise is held by the operating system's layers
+  (bubblewrap, or the ``nobody`` user), which is why ``--sandbox require`` is the way to grade;
 - walking the garbage collector's objects (the way to reach this hook's own state).
 
 A refused request ends the process at once with :data:`REFUSED` as its exit status, after
@@ -43,6 +45,10 @@ _NEVER = {"os.link": "makes a hard link", "os.symlink": "makes a symbolic link",
           "socket.__new__": "opens a socket", "socket.connect": "opens a network connection",
           "socket.bind": "opens a network socket", "sys.remote_exec": "attaches to a process"}
 _NATIVE_SYMBOLS = ("LLVMPY_", "_Py_HashSecret")     # what numba's compiler looks up through ctypes
+# modules that reach native code or start processes without an audit event of their own
+_NATIVE_MODULES = {"_posixsubprocess", "cffi", "_cffi_backend", "_testcapi", "_testinternalcapi",
+                   "_xxsubinterpreters", "_xxinterpchannels", "_ctypes"}
+_SPAWNERS = (("_posixsubprocess", "fork_exec"), ("subprocess", "_fork_exec"))   # unaudited fork + exec
 
 
 def frame(payload: bytes) -> bytes:
@@ -128,6 +134,8 @@ def install(sandbox, deny=(), allow=(), result_fd=None, native=False):
             name = args[0] or ""
             if name == LIBRARY or name.startswith(LIBRARY + "."):
                 refuse(f"imports {name}, {USE}")
+            if name.split(".")[0] in _NATIVE_MODULES and not native:      # numba's compiler may import cffi
+                refuse(f"imports {name}, which reaches native code or starts processes unseen (graded code may not)")
         elif event == EVENT:
             refuse(str(args[0]))
         elif event in _WRITES:
@@ -150,6 +158,9 @@ def install(sandbox, deny=(), allow=(), result_fd=None, native=False):
             return                                        # theirs runs after this one, which cannot be removed
 
     sys.addaudithook(hook)
+    for module, name in _SPAWNERS:                       # already imported (NumPy imports subprocess)
+        if hasattr(sys.modules.get(module), name):
+            setattr(sys.modules[module], name, _no_spawn)
     sys.meta_path.insert(0, _LibraryFinder())
     tripwire = _Tripwire(LIBRARY)
     del tripwire.__spec__                      # so that even a bare ``import mmoe_np`` asks for it
@@ -157,6 +168,12 @@ def install(sandbox, deny=(), allow=(), result_fd=None, native=False):
 
 
 USE = "which holds the reference answers (graded work must be your own code)"
+
+
+def _no_spawn(*args, **kwargs):
+    """In place of ``_posixsubprocess.fork_exec``, which forks and executes without an audit event."""
+    sys.audit(EVENT, "starts another program or process (graded code runs alone)")
+    raise PermissionError("graded code cannot start processes")
 
 
 class _LibraryFinder:

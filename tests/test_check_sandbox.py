@@ -420,6 +420,8 @@ def _routes():
         "the git history": f"source = open({str(history)!r}).read()\n",
         "a symbolic link": f"import os\nos.symlink({str(stats)!r}, 'mine.py')\n",
         "another python": ("import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import mmoe_np'])\n"),
+        "another python, unaudited": ("import subprocess\nsubprocess._fork_exec(*[None] * 23)\n"),
+        "native fork_exec": ("import _posixsubprocess\n_posixsubprocess.fork_exec(*[None] * 23)\n"),
     }
     return {name: f"EXERCISE = 'paired_ratio'\n{code}{tail}" for name, code in routes.items()}
 
@@ -441,7 +443,7 @@ def test_every_route_to_the_reference_answers_is_an_error(routes_checked, route)
     line = routes_checked[route]
     assert line.startswith("ERROR paired_ratio") and "refused: the file" in line, line
     assert any(why in line for why in ("reference answers", "a file of the course", "starts another program",
-                                       "symbolic link")), line
+                                       "symbolic link", "reaches native code")), line
 
 
 def test_the_exercises_own_imports_stay_allowed(tmp_path, capsys):
