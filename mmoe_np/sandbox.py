@@ -10,8 +10,9 @@ containers). :func:`run` starts :mod:`mmoe_np._check_runner` on one file with th
   user site, no environment variables on ``sys.path``);
 - resource limits: address space, CPU time, file size, open files, no core dumps, and no new
   processes or threads at all (``RLIMIT_NPROC`` 0, kernel-enforced for any non-root user);
-- when the checker runs as root, the child runs as ``nobody`` (if that user can run this
-  Python), so the operating system itself keeps it off the checker's files and processes;
+- when the checker runs as root, the child runs as ``nobody`` -- inside bubblewrap always (it
+  drops root itself), without bubblewrap when ``nobody`` can run this Python -- so the operating
+  system itself keeps it off the checker's files and processes (and ``RLIMIT_NPROC`` binds it);
 - output read as it streams and capped (the first and last :attr:`Limits.output_kib` / 2 KiB
   are kept, the rest dropped), results capped at :attr:`Limits.result_mib`;
 - the whole process group killed when the child ends or times out; the child asks the kernel
@@ -23,8 +24,9 @@ containers). :func:`run` starts :mod:`mmoe_np._check_runner` on one file with th
   do (import the library's reference answers, read the course's files, write outside its
   folder, look at or signal other processes, start programs, native code).
 
-**Where Linux allows it: bubblewrap** (``bwrap``, Debian package ``bubblewrap``): new user,
-PID, network, IPC and UTS namespaces (no view of other processes, no network), only the system
+**Where Linux allows it: bubblewrap** (``bwrap``, Debian package ``bubblewrap``): new PID, network,
+IPC and UTS namespaces, and a user namespace when the checker is not root (no view of other
+processes, no network), capabilities dropped, only the system
 and Python's own folders mounted, read-only, with the library's own files hidden; a private
 ``/tmp``; a new session; the sandbox dies with the checker (``--die-with-parent``) and everything
 in it dies with its first process.
