@@ -161,6 +161,7 @@ def main():
     apply_limits(task["limits"])
     die_with_parent()
     import importlib
+    import subprocess  # noqa: F401 - loaded here, so that SciPy's own import of it meets the tripwire's patch
 
     import numpy as np
     for module in task["preload"]:

@@ -4,7 +4,9 @@ Every hostile case runs with bubblewrap where this machine has it ("auto") and w
 ("off"): each must leave every verdict and every file as it was in both. Where bubblewrap is
 missing, "auto" runs the always-on layers too, so both runs still test them.
 """
+import contextlib
 import hashlib
+import io
 import json
 import os
 import signal
@@ -23,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MODES = ["auto", "off"]
 TEMPLATE_02 = (SOLUTIONS.parent / "ex02_dense_backward.py").read_text()
 RIGHT_02 = solution("ex02_dense_backward")
-RIGHT_14 = solution("ex14_paired_ratio")
 
 
 def snapshot(folder):
@@ -395,35 +396,36 @@ def test_a_utf8_bom_is_accepted(tmp_path, capsys):
 
 # ------------------------------------------------------------ graded work and the library
 def _routes():
-    stats = Path(mmoe_np.__file__).parent / "stats.py"
-    answer = SOLUTIONS / "ex14_paired_ratio.py"
+    """Every route from an mse file to its reference answer, mmoe_np.nn.losses.mse."""
+    losses = Path(mmoe_np.__file__).parent / "nn" / "losses.py"
+    answer = SOLUTIONS / "ex03_mse.py"
     history = (ROOT / ".git" / "HEAD") if (ROOT / ".git").is_dir() else Path(sandbox.course_paths()[-1]) / "HEAD"
-    tail = RIGHT_14.split('EXERCISE = "paired_ratio"')[1]
+    tail = solution("ex03_mse").split('EXERCISE = "mse"')[1]
     routes = {
         "import": "import mmoe_np\n",
-        "from": "from mmoe_np.stats import paired_ratio as reference\n",
-        "importlib": "import importlib\nreference = importlib.import_module('.stats', 'mmoe' + '_np')\n",
+        "from": "from mmoe_np.nn.losses import mse as reference\n",
+        "importlib": "import importlib\nreference = importlib.import_module('.nn.losses', 'mmoe' + '_np')\n",
         "__import__": "library = __import__('mmoe' + '_np')\n",
-        "__import__ submodule": "stats = __import__('mmoe' + '_np' + '.stats', fromlist=['x'])\n",
-        "sys.modules": "import sys\nreference = sys.modules['mmoe' + '_np'].stats.paired_ratio\n",
+        "__import__ submodule": "losses = __import__('mmoe' + '_np' + '.nn.losses', fromlist=['x'])\n",
+        "sys.modules": "import sys\nreference = sys.modules['mmoe' + '_np'].nn.losses.mse\n",
         "sys.modules after removing the guards": (
             "import sys, importlib\ndel sys.modules['mmoe' + '_np']\n"
             "sys.meta_path[:] = [f for f in sys.meta_path if 'Library' not in type(f).__name__]\n"
             "library = importlib.import_module('mmoe' + '_np')\n"),
-        "the source file": f"namespace = {{}}\nexec(open({str(stats)!r}).read(), namespace)\n",
+        "the source file": f"namespace = {{}}\nexec(open({str(losses)!r}).read(), namespace)\n",
         "spec_from_file_location": (f"import importlib.util\nspec = importlib.util.spec_from_file_location('r', "
-                                    f"{str(stats)!r})\nmodule = importlib.util.module_from_spec(spec)\n"
+                                    f"{str(losses)!r})\nmodule = importlib.util.module_from_spec(spec)\n"
                                     "spec.loader.exec_module(module)\n"),
-        "os.open": f"import os\nfd = os.open({str(stats)!r}, os.O_RDONLY)\nsource = os.read(fd, 10**6)\n",
-        "pathlib": f"import pathlib\nsource = pathlib.Path({str(stats)!r}).read_text()\n",
+        "os.open": f"import os\nfd = os.open({str(losses)!r}, os.O_RDONLY)\nsource = os.read(fd, 10**6)\n",
+        "pathlib": f"import pathlib\nsource = pathlib.Path({str(losses)!r}).read_text()\n",
         "the solutions": f"source = open({str(answer)!r}).read()\n",
         "the git history": f"source = open({str(history)!r}).read()\n",
-        "a symbolic link": f"import os\nos.symlink({str(stats)!r}, 'mine.py')\n",
+        "a symbolic link": f"import os\nos.symlink({str(losses)!r}, 'mine.py')\n",
         "another python": ("import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'import mmoe_np'])\n"),
         "another python, unaudited": ("import subprocess\nsubprocess._fork_exec(*[None] * 23)\n"),
         "native fork_exec": ("import _posixsubprocess\n_posixsubprocess.fork_exec(*[None] * 23)\n"),
     }
-    return {name: f"EXERCISE = 'paired_ratio'\n{code}{tail}" for name, code in routes.items()}
+    return {name: f"EXERCISE = 'mse'\n{code}{tail}" for name, code in routes.items()}
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -433,15 +435,17 @@ def routes_checked(request, tmp_path_factory):
     for i, (name, text) in enumerate(_routes().items()):
         paths[name] = folder / f"route{i}.py"
         paths[name].write_text(text)
-    done = checker(list(paths.values()) + ["--sandbox", request.param, "--jobs", "2"])
-    by_file = {line.split()[2].rstrip(":"): line for line in lines(done.stdout)}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        check.main([str(p) for p in paths.values()] + ["--sandbox", request.param, "--jobs", "2"])
+    by_file = {line.split()[2].rstrip(":"): line for line in lines(out.getvalue())}
     return {name: by_file[str(path)] for name, path in paths.items()}
 
 
 @pytest.mark.parametrize("route", list(_routes()))
 def test_every_route_to_the_reference_answers_is_an_error(routes_checked, route):
     line = routes_checked[route]
-    assert line.startswith("ERROR paired_ratio") and "refused: the file" in line, line
+    assert line.startswith("ERROR mse") and "refused: the file" in line, line
     assert any(why in line for why in ("reference answers", "a file of the course", "starts another program",
                                        "symbolic link", "reaches native code")), line
 
