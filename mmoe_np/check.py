@@ -128,14 +128,22 @@ def _screen(path, source):
                           "(graded work must be your own code)")
 
 
-def own_file(folder, name):
-    """The student's file for exercise ``name`` in ``folder`` (``ex14_paired_ratio.py``, or a file whose
-    name ends so), or None."""
-    stem = exercises.FILES[name]
-    exact = Path(folder) / f"{stem}.py"
-    if exact.is_file():
-        return exact
-    return next((p for p in sorted(Path(folder).glob(f"*{stem}.py")) if p.is_file()), None)
+def own_file(path, name, graded):
+    """The same student's file for exercise ``name``, beside ``path`` (the file for exercise ``graded``):
+    with the same prefix (``bob_ex07_compare.py`` -> ``bob_ex14_paired_ratio.py``), else the plain name
+    (``ex14_paired_ratio.py``), else the one file whose name ends so; None if there is none, and
+    CannotCheck if several could be this student's."""
+    path, stem = Path(path), exercises.FILES[name]
+    own = path.stem
+    prefix = own[:-len(exercises.FILES[graded])] if own.endswith(exercises.FILES[graded]) else ""
+    for candidate in (path.with_name(f"{prefix}{stem}.py"), path.with_name(f"{stem}.py")):
+        if candidate.is_file():
+            return candidate
+    found = [p for p in sorted(path.parent.glob(f"*{stem}.py")) if p.is_file()]
+    if len(found) > 1:
+        raise CannotCheck(f"this exercise imports the student's {stem}.py, and {len(found)} files here could be "
+                          f"it ({', '.join(p.name for p in found[:3])}...): name it {prefix}{stem}.py")
+    return found[0] if found else None
 
 
 # ---------------------------------------------------------------------- running the student
@@ -287,7 +295,7 @@ def check_file(path, timeout=DEFAULT_TIMEOUT, settings=None, expect=None, _depth
         folder = Path(path).resolve().parent
         files = {"submission.py": source}
         for used in exercise.uses:
-            own = own_file(folder, used)
+            own = own_file(path, used, name)
             if own is None:
                 raise CannotCheck(f"this exercise imports your {exercises.file_of(used)}: put it in the same folder")
             if _depth < 3:

@@ -169,14 +169,20 @@ def test_an_exercise_runs_on_the_students_own_earlier_exercise(tmp_path, capsys)
     (alone / "ex04_shared_bottom_backward.py").write_text(ex04)
     assert check.main([str(alone / "ex04_shared_bottom_backward.py")]) == 2
     assert "this exercise imports your ex02_dense_backward.py: put it in the same folder" in capsys.readouterr().out
-    wrong = tmp_path / "wrong"
-    wrong.mkdir()
-    (wrong / "alice_ex04_shared_bottom_backward.py").write_text(ex04)
-    (wrong / "alice_ex02_dense_backward.py").write_text(FAIL_CASES["sign"][0])
-    assert check.main([str(wrong / "alice_ex04_shared_bottom_backward.py")]) == 1
-    out = capsys.readouterr().out
-    assert out.startswith("FAIL shared_bottom_backward") and "first mend your alice_ex02_dense_backward.py" in out
-    assert "the sign is flipped" in out
+    flat = tmp_path / "flat"                          # a class in one folder: each student's own ex02
+    flat.mkdir()
+    (flat / "alice_ex04_shared_bottom_backward.py").write_text(ex04)
+    (flat / "alice_ex02_dense_backward.py").write_text(FAIL_CASES["sign"][0])
+    (flat / "bob_ex04_shared_bottom_backward.py").write_text(ex04)
+    (flat / "bob_ex02_dense_backward.py").write_text((EXERCISES / "solutions" / "ex02_dense_backward.py").read_text())
+    assert check.main([str(flat / f"{n}_ex04_shared_bottom_backward.py") for n in ("alice", "bob")]) == 1
+    alice, bob = capsys.readouterr().out.splitlines()
+    assert alice.startswith("FAIL shared_bottom_backward") and "first mend your alice_ex02_dense_backward.py" in alice
+    assert "the sign is flipped" in alice
+    assert bob.startswith("PASS shared_bottom_backward"), bob
+    (flat / "carol_ex04_shared_bottom_backward.py").write_text(ex04)          # no carol_ex02: whose would it be?
+    assert check.main([str(flat / "carol_ex04_shared_bottom_backward.py")]) == 2
+    assert "2 files here could be it" in capsys.readouterr().out
 
 
 def test_an_endless_loop_times_out(tmp_path, capsys):
