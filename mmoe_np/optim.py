@@ -48,7 +48,7 @@ class Optimizer:
         self._shapes = None            # {name: shape} of the parameters of the first step
         self._frozen = None            # bool array over the runs, or None
         self._checked = None           # (params, grads) last checked: Params cannot change names or shapes
-        self._lr_cache = None          # (key, flat learning rates) of the last step
+        self._lr_cache = None          # what the last fused Adam step was given (see Adam.step)
 
     def _check_state(self, params, grads):
         """Check the arguments, and that they are the parameters this optimizer was first used with.
@@ -189,14 +189,18 @@ class Adam(Optimizer):
         correction1 = 1.0 - b1 ** self.t
         correction2 = 1.0 - b2 ** self.t
         run_shape = self._run_shape(params)
-        if self.fused and _one_buffer(params, grads, self.m):
-            from .kernels.cpu import adam_update  # numba is imported on first use only
-            P = params.layout.size
-            key = (id(self.lr), self.lr if np.ndim(self.lr) == 0 else None, run_shape)
-            if self._lr_cache is None or self._lr_cache[0] != key:       # the rates change only with lr or freeze
-                self._lr_cache = (key, np.ascontiguousarray(self._run_lr(run_shape).reshape(-1)))
-            adam_update(params.flat.reshape(-1, P), grads.flat.reshape(-1, P), self.m.flat.reshape(-1, P),
-                        self.v.flat.reshape(-1, P), self._lr_cache[1], b1, b2, self.eps, correction1, correction2)
+        rates = (id(self.lr), self.lr if np.ndim(self.lr) == 0 else None)
+        fast = self._lr_cache                      # (params, grads, rates, update, buffers) of the last fused step
+        if not (self.fused and fast is not None and fast[0] is params and fast[1] is grads and fast[2] == rates):
+            fast = None
+            if self.fused and _one_buffer(params, grads, self.m):
+                from .kernels.cpu import adam_update  # numba is imported on first use only
+                P = params.layout.size
+                fast = self._lr_cache = (params, grads, rates, adam_update, (
+                    params.flat.reshape(-1, P), grads.flat.reshape(-1, P), self.m.flat.reshape(-1, P),
+                    self.v.flat.reshape(-1, P), np.ascontiguousarray(self._run_lr(run_shape).reshape(-1))))
+        if fast is not None:                       # one fused pass over the flat buffers
+            fast[3](*fast[4], b1, b2, self.eps, correction1, correction2)
             return
         lr = self._run_lr(run_shape)
         for name, p in params.items():

@@ -283,8 +283,8 @@ class Trainer:
             losses, dpreds = self._losses(preds, targets)
             self._guard(losses)
             grads = model.backward(cache, dpreds, checked=True)
-        frozen = self.diverged > 0
-        if frozen.any():                          # diverged runs: no gradient (it may be NaN), no update
+        if self.diverged.any():                   # diverged runs: no gradient (it may be NaN), no update
+            frozen = self.diverged > 0
             grads.flat[frozen] = 0.0
             losses = np.where(frozen[..., None], 0.0, losses)
         self.optimizer.step(model.params, grads)
@@ -311,11 +311,14 @@ class Trainer:
         total = losses.sum(axis=-1)
         if self.start_loss is None:
             self.start_loss = np.where(np.isfinite(total), np.maximum(total, 1e-12), np.inf)
-        bad = ~np.isfinite(total) | (total > self.max_loss_ratio * self.start_loss)
-        bad &= self.diverged == 0
-        if bad.any():
-            self._diverge(bad, losses)
-        elif (self.step_count - 1) % self.snapshot_every == 0 and self.step_count > 1:
+            self._limit = self.max_loss_ratio * self.start_loss
+        if not (np.isfinite(total).all() and (total <= self._limit).all()):     # the usual step skips this
+            bad = ~np.isfinite(total) | (total > self._limit)
+            bad &= self.diverged == 0
+            if bad.any():
+                self._diverge(bad, losses)
+                return
+        if (self.step_count - 1) % self.snapshot_every == 0 and self.step_count > 1:
             np.copyto(self.snapshot, self.model.params.flat)
             self.snapshot_step = self.step_count - 1
 
