@@ -38,7 +38,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ..params import find_dense_block
+from ..params import find_dense_block, view_as
 from . import reference, shapes
 from .reference import _fill  # (copies gradients into the model's buffer)
 
@@ -302,10 +302,8 @@ def _strided_runs(a, lead, dtype):
     """Like :func:`_runs`, but keeps a strided view (e.g. H inside the product's output) when it can."""
     if a.shape[:-3] == lead and a.dtype == dtype:
         try:
-            v = a.view()
-            v.shape = (prod(lead),) + a.shape[-3:]
-            return v
-        except AttributeError:
+            return view_as(a, (prod(lead),) + a.shape[-3:])
+        except ValueError:                       # not expressible as a view: copy below
             pass
     return _runs(a, lead, a.shape[-3:], dtype)
 
