@@ -148,15 +148,19 @@ def _rows(X, name="X"):
     return [x.shape[-2] for x in X] if isinstance(X, list) else X.shape[-2]
 
 
-def _check_optimizer(optimizer):
+def _check_optimizer(optimizer, backend="numpy"):
+    """The optimizer (default ``Adam(lr=1e-3)``); an Adam left at ``fused=None`` follows ``backend``
+    (NumPy for the numpy backend, which never needs numba)."""
     if optimizer is None:
-        return Adam(lr=1e-3)
+        optimizer = Adam(lr=1e-3)
     if isinstance(optimizer, type):
         raise TypeError(f"optimizer must be an optimizer object such as mn.Adam(lr=1e-3), got the class "
                         f"{optimizer.__name__} itself (add the parentheses)")
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"optimizer must be an optimizer object such as mn.Adam(lr=1e-3) (with a "
                         f"step(params, grads) method), got {optimizer!r}")
+    if hasattr(optimizer, "use_backend"):
+        optimizer.use_backend(backend)
     return optimizer
 
 
@@ -246,7 +250,7 @@ class Trainer:
     def __init__(self, model, optimizer=None, loss="mse", task_weights=None, *, max_loss_ratio=1e4,
                  snapshot_every=100, on_divergence="raise"):
         self.model = model
-        self.optimizer = _check_optimizer(optimizer)
+        self.optimizer = _check_optimizer(optimizer, model.backend)
         self.loss_fns = task_losses(loss, model.n_tasks)
         self.weights = _check_task_weights(task_weights, model.n_tasks)
         self.max_loss_ratio = _checks.real("max_loss_ratio", max_loss_ratio, low=1.0)

@@ -39,11 +39,12 @@ import numpy as np
 from numba import njit, prange
 
 from ..params import find_dense_block, view_as
-from . import reference, shapes
+from . import numba_cache, reference, shapes
 from .reference import _fill  # (copies gradients into the model's buffer)
 
 NAME = "numba"
 _PARALLEL_MIN_CELLS = 1 << 17   # cells per call above which loops run in parallel
+_CACHE = numba_cache.cache_enabled(__file__)   # False only where no folder is writable (a read-only install)
 
 
 def _compiled(fn):
@@ -58,8 +59,8 @@ def _compiled(fn):
     twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
                               fn.__closure__)
     twin.__qualname__ = fn.__qualname__ + "_parallel"
-    return {False: njit(cache=True, error_model="numpy")(fn),
-            True: njit(cache=True, parallel=True, error_model="numpy")(twin)}
+    return {False: njit(cache=_CACHE, error_model="numpy")(fn),
+            True: njit(cache=_CACHE, parallel=True, error_model="numpy")(twin)}
 
 
 def _parallel(cells):
