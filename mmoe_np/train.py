@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from . import _checks
 from .data.sampling import EpochSampler
 from .memory import keep_freed_memory
-from .models.base import seed_array
+from .models.base import check_run_axes, seed_array
 from .nn import losses as losses_module
 from .optim import Adam
 
@@ -228,9 +228,9 @@ def _generators(seed, run_shape):
     shape, seeds = seed_array(seed)
     if shape == ():
         return np.random.default_rng(int(seeds[()]))
-    if np.broadcast_shapes(shape, run_shape) != tuple(run_shape):
-        raise ValueError(f"seed has shape {shape}, which does not fit the model's runs {run_shape}: give one "
-                         "seed, or one per run")
+    if len(shape) != len(run_shape) or not all(s in (1, r) for s, r in zip(shape, run_shape)):
+        raise ValueError(f"seed has shape {shape}, which does not fit the model's runs {tuple(run_shape)}: give "
+                         f"one seed, or one per run (an array of shape {tuple(run_shape)})")
     return np.vectorize(np.random.default_rng, otypes=[object])(np.broadcast_to(seeds, run_shape).astype(np.int64))
 
 
@@ -416,6 +416,7 @@ def _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss):
     else:
         X = model.check_inputs(X)
         targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units, dtype=model.dtype)
+        _check_target_runs(targets, model, "Y", isinstance(Y, (list, tuple)))
         check_labels(loss_fns, targets)
         batches = ArrayBatches(X, targets, batch_size, rngs)
     validation = None
@@ -426,8 +427,16 @@ def _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss):
                                                                   else "one array for all tasks"))
         validation = (X_val, task_targets(Y_val, _rows(X_val, "X_val"), model.n_tasks, model.out_units, "Y_val",
                                           dtype=model.dtype))
+        _check_target_runs(validation[1], model, "Y_val", isinstance(Y_val, (list, tuple)))
         check_labels(loss_fns, validation[1], "Y_val")
     return batches, validation
+
+
+def _check_target_runs(targets, model, name, per_task):
+    """Targets' leading (run) axes follow the rule of the inputs' (:func:`~mmoe_np.models.base.check_run_axes`)."""
+    for k, y in enumerate(targets):
+        check_run_axes(f"{name}[{k}]" if per_task else name, y.shape[:-2], model.run_shape,
+                       ("n", y.shape[-1] if per_task else len(targets)))
 
 
 class _CheckedFirstBatch:
