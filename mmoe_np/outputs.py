@@ -49,6 +49,17 @@ def is_committed(path) -> bool:
     return False
 
 
+def is_committed_document(path) -> bool:
+    """True when ``path`` is a file of the repository checkout (README.md, REPRODUCTION.md, ...) outside
+    ``results/scratch/``: a document that ``reproduce report --write`` must not fill from other runs."""
+    if not _in_repo():
+        return False
+    path = Path(path).resolve()
+    repo = REPO.resolve()
+    scratch = repo / "results" / "scratch"
+    return repo in path.parents and scratch not in path.parents and ".venv" not in path.relative_to(repo).parts
+
+
 def scratch_dir(label: str) -> Path:
     """A fresh folder for a run that is not a documented full run: ``results/scratch/LABEL-TIME``
     in the repository (ignored by git), or a temporary folder outside it."""

@@ -196,11 +196,12 @@ def test_two_runs_never_write_into_one_folder_at_once(tmp_path, capsys):
     assert not (tmp_path / "out" / "sweep.npz").exists()
 
 
-def test_an_unreachable_dask_scheduler_is_one_line_within_the_timeout(capsys):
+def test_an_unreachable_dask_scheduler_is_one_line_within_the_timeout(tmp_path, capsys):
     """Once a 20-frame traceback after 32 s."""
     pytest.importorskip("distributed")
     start_time = time.monotonic()
-    code = main([*SMALL, "--out", "unused", "--scheduler", "tcp://127.0.0.1:1", "--dask-timeout", "2"])
+    code = main([*SMALL, "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "figures"), "--scheduler",
+                 "tcp://127.0.0.1:1", "--dask-timeout", "2"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1 within 2 s" in err

@@ -96,11 +96,14 @@ def test_the_full_run_is_recognised_and_its_settings_are_the_documented_protocol
     assert F["lrs"] == (1e-4, 1e-3, 1e-2) and F["runs"] == 200 and F["steps"] >= 5000 and F["n_train"] is None
 
 
-def test_reproduction_md_tables_are_built_from_the_committed_raw_results():
-    """REPRODUCTION.md's generated blocks equal what the code builds from results/ (reproduce report)."""
+def test_reproduction_md_and_readme_tables_are_built_from_the_committed_raw_results():
+    """REPRODUCTION.md's and README.md's generated blocks equal what the code builds from results/ (reproduce
+    report), and together they hold every block."""
     if not (REPO / "results" / "reproduce" / "sweep.npz").exists():
         pytest.skip("no committed study in results/reproduce")
-    written = report.read_blocks(REPO / "REPRODUCTION.md")
-    for name, body in report.blocks(REPO / "results" / "reproduce", REPO / "results" / "sensitivity").items():
-        assert written.get(name) == body, (f"REPRODUCTION.md's '{name}' block is stale: "
-                                           "python -m mmoe_np reproduce report --write REPRODUCTION.md")
+    written = {**report.read_blocks(REPO / "REPRODUCTION.md"), **report.read_blocks(REPO / "README.md")}
+    generated = report.blocks(REPO / "results" / "reproduce", REPO / "results" / "sensitivity")
+    assert set(generated) == set(report.BLOCKS) <= set(written)
+    for name, body in generated.items():
+        assert written.get(name) == body, (f"the '{name}' block is stale: python -m mmoe_np reproduce report "
+                                           "--write REPRODUCTION.md README.md")

@@ -131,18 +131,18 @@ def recorded_settings(folder):
     return None
 
 
-def mismatch(folder, config, part):
+def mismatch(folder, config, part, ignore=("runs_per_job", "chosen_lrs")):
     """Differences (``["seed 0 there, 9 here", ...]``) between the sweep recorded in ``folder`` and
     ``config`` (None: this study has no such part), ignoring how runs are cut into jobs and (for the
-    main sweep) the rates its pilot chose. None when the folder holds no sweep; [] when they agree."""
+    main sweep, whose pilot picks them) the chosen rates. None when the folder holds no sweep; []
+    when they agree."""
     recorded = recorded_settings(folder)
     if recorded is None:
         return None
     if config is None:
         return [f"a {part} sweep there, none here"]
     found, complete = recorded
-    return store.differences(found, config_dict(config), ignore=("runs_per_job", "chosen_lrs"),
-                             known_only=not complete)
+    return store.differences(found, config_dict(config), ignore=ignore, known_only=not complete)
 
 
 def check_study_folder(out, settings, option="--out"):
@@ -159,7 +159,7 @@ def run_part(config, folder, executor_kw, extra, label):
     """One part of the study in ``folder``: read back if it finished before with these settings (never
     redone), else run -- continuing from the chunks a killed run left -- and save. Returns the result."""
     folder = Path(folder)
-    if (folder / "sweep.npz").exists() and not mismatch(folder, config, label):
+    if (folder / "sweep.npz").exists() and not mismatch(folder, config, label, ignore=("runs_per_job",)):
         print(f"{label}: finished before with these settings; read from {folder} (delete it to run it again)")
         return load_results(folder)
     result = run_sweep(config, out=folder, **executor_kw)
@@ -430,7 +430,7 @@ def _run_study(args, settings, configs, out, figures, executor_kw, start):
                                                                     chosen_lrs=chosen_learning_rates(pilot))
         main_result = run_part(main_config, out, executor_kw,
                                dict(study="fig4", pilot_runs=settings["pilot_runs"] if pilot else 0,
-                                    lrs=list(settings["lrs"])), "fig4")
+                                    lrs=list(settings["lrs"]), target=args.target), "fig4")
         print(describe(main_result, "Figs. 4-5: Shared-Bottom, OMoE, MMoE at the chosen learning rates"))
         if args.target in ("fig4", "all"):
             plots.plot_loss_curves(figures / FIGURES["fig4"], main_result["steps"], main_result["curves"],
