@@ -69,6 +69,11 @@ class SweepConfig:
             _checks.positive_int(name, getattr(self, name))
         if self.n_train is not None:
             _checks.positive_int("n_train", self.n_train)
+        if self.d < 2:
+            raise ValueError(f"d must be >= 2 (u1 and u2 are orthogonal directions), got {self.d}")
+        _checks.non_negative_int("m", self.m)
+        _checks.real("c", self.c, low=0.0, low_open=True)
+        _checks.real("noise_std", self.noise_std, low=0.0)
         if not self.correlations:
             raise ValueError("correlations must name at least one value, got none")
         for p in self.correlations:
