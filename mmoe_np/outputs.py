@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMMITTED = ("figures", "results/reproduce", "results/reproduce_fig3", "results/sensitivity",
+COMMITTED = ("figures", "results/reproduce", "results/reproduce_fig3", "results/reproduce_long", "results/sensitivity",
              "results/census_group1.md", "results/census_group2.md", "notebooks")
 
 

@@ -198,17 +198,58 @@ def test_download_verifies_checksum_and_row_count(tmp_path, monkeypatch):
     assert census.read_rows(folder / census.TRAIN_FILE) == census.read_rows(source / census.TRAIN_FILE)
 
 
-def test_reproduce_census_end_to_end(test_only_dir, tmp_path, capsys):
+CENSUS = ["reproduce", "census", "--runs", "3", "--steps", "40", "--batch-size", "32", "--eval-every", "10",
+          "--backend", "numpy", "--no-progress"]
+
+
+def test_reproduce_census_in_test_file_only_mode(test_only_dir, tmp_path, capsys):
     out = tmp_path / "table.md"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        code = main(["reproduce", "census", "--group", "2", "--data-dir", str(test_only_dir), "--runs", "2",
-                     "--steps", "40", "--batch-size", "32", "--backend", "numpy", "--no-progress",
-                     "--out", str(out)])
+        code = main([*CENSUS, "--group", "2", "--data-dir", str(test_only_dir), "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0
-    assert "TEST-FILE-ONLY" in text and "| MMoE |" in text and "college_or_more" in text
-    assert "| Single-Task |" in out.read_text()
+    saved = out.read_text()
+    assert "TEST-FILE-ONLY" in text and "college_or_more" in saved and "| Single-Task | 3 |" in saved
+    assert "Rows: train 200, validation 100, test 100." in saved
+    assert "| MMoE − Shared-Bottom | college_or_more |" in saved and "→ " in saved
+    assert saved.count(" [0.") >= 8                             # t intervals of the means
+
+
+def test_reproduce_census_follows_the_paper_split_with_both_files(paper_dir, tmp_path, capsys):
+    out = tmp_path / "table.md"
+    code = main([*CENSUS, "--group", "1", "--data-dir", str(paper_dir), "--out", str(out), "--methods", "shared_bottom",
+                 "mmoe"])
+    assert code == 0, capsys.readouterr().err
+    saved = out.read_text()
+    assert "(paper mode)" in saved and "Rows: train 300, validation 50, test 51" in saved
+    assert "| MMoE | 3 |" in saved and "| 0.9359 | 0.9410 |" in saved               # beside the paper's numbers
+    assert "| MMoE − Shared-Bottom | income_over_50k |" in saved
+
+
+def test_runs_on_the_run_axis_equal_runs_trained_alone(paper_dir):
+    """Each run is stopped on its own AUC and keeps its own best parameters, as if it had been trained alone."""
+    from mmoe_np.experiments.census import build, train_with_early_stopping
+    data = census.load_census(paper_dir, group=1, seed=0)
+    kw = dict(main=0, lr=3e-3, steps=60, batch_size=16, eval_every=5, patience=2)
+    D = data.X_train.shape[1]
+    together = build("mmoe", D, 2, [4, 5], "numpy")
+    steps = train_with_early_stopping(together, data.X_train, data.Y_train, data.X_val, data.Y_val, seed=[7, 8], **kw)
+    for r, (s, order) in enumerate(((4, 7), (5, 8))):
+        alone = build("mmoe", D, 2, s, "numpy")
+        step = train_with_early_stopping(alone, data.X_train, data.Y_train, data.X_val, data.Y_val, seed=order, **kw)
+        assert step == steps[r]
+        np.testing.assert_allclose(together.params.flat[r], alone.params.flat, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("options, words", [(["--runs", "0"], "--runs must be a positive integer"),
+                                            (["--batch-size", "0"], "--batch-size must be a positive integer"),
+                                            (["--patience", "0"], "--patience must be a positive integer"),
+                                            (["--lr", "0"], "--lr must be")])
+def test_bad_census_options_are_one_line(test_only_dir, tmp_path, capsys, options, words):
+    code = main([*CENSUS, "--data-dir", str(test_only_dir), "--out", str(tmp_path / "t.md"), *options])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and words in err, err
 
 
 @pytest.mark.skipif(not (SHARED / census.TEST_FILE).exists(),

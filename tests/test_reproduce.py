@@ -107,3 +107,21 @@ def test_reproduction_md_and_readme_tables_are_built_from_the_committed_raw_resu
     for name, body in generated.items():
         assert written.get(name) == body, (f"the '{name}' block is stale: python -m mmoe_np reproduce report "
                                            "--write REPRODUCTION.md README.md")
+
+
+def test_the_long_study_is_a_documented_run_with_folders_of_its_own(tmp_path, monkeypatch):
+    """32,000 steps, 100 runs: recognised as protocol.LONG, written to results/reproduce_long and figures/long,
+    never over the 8,000-step study."""
+    import argparse
+
+    from mmoe_np.experiments import reproduce
+    monkeypatch.setattr(outputs, "REPO", tmp_path)
+    (tmp_path / "mmoe_np").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    settings = dict(protocol.LONG)
+    assert protocol.documented_run(settings) == "long" and protocol.documented_run(protocol.FAITHFUL) == "faithful"
+    assert protocol.documented_run(dict(settings, runs=99)) is None
+    args = argparse.Namespace(out=None, figures=None, force=False)
+    out, figures = reproduce.resolve_outputs(args, True, "all", "long")
+    assert out == tmp_path / "results" / "reproduce_long" and figures == tmp_path / "figures" / "long"
+    assert outputs.is_committed(out)

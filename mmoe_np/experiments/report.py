@@ -26,7 +26,8 @@ What it refuses:
 - **Committed documents from other runs.** Writing into a committed document (a file of the
   repository, such as REPRODUCTION.md or README.md) or drawing into ``figures/`` needs ``--force``
   unless the inputs are the documented full runs (``results/reproduce`` with the protocol of
-  :data:`.protocol.FAITHFUL`, ``results/sensitivity`` with every variant at its documented settings).
+  :data:`.protocol.FAITHFUL` or ``results/reproduce_long`` with :data:`.protocol.LONG`, and
+  ``results/sensitivity`` with every variant at its documented settings).
 """
 from __future__ import annotations
 
@@ -114,8 +115,8 @@ def read_inputs(study="results/reproduce", sensitivity="results/sensitivity") ->
             documented_variants &= not mismatch(folder, documented, name, ignore=("runs_per_job",))
         except (ValueError, FileNotFoundError):
             documented_variants = False
-    full_study = (protocol.is_full_run(settings) and not missing["study"]
-                  and _same(study, "results/reproduce"))
+    run = protocol.documented_run(settings)
+    full_study = run is not None and not missing["study"] and _same(study, protocol.DOCUMENTED[run][1])
     return Study(main, parts["fig3"], parts["pilot"], variants, missing,
                  {"study": full_study, "sensitivity": full_study and documented_variants and not missing["sensitivity"]
                   and _same(sensitivity, "results/sensitivity")})
@@ -318,8 +319,8 @@ def main(args):
     missing = missing_for(inputs, names)
     documented = inputs.documented["study"] and (inputs.documented["sensitivity"] or
                                                  not {"sensitivity", "precision"} & set(names))
-    what = ("the documented full runs (results/reproduce with the protocol of protocol.FAITHFUL, results/sensitivity "
-            "with every variant)")
+    what = ("the documented full runs (results/reproduce or results/reproduce_long with their protocols, "
+            "protocol.DOCUMENTED, and results/sensitivity with every variant)")
     for path in args.write or ():                        # every check before anything is written
         if missing:
             raise ValueError(f"cannot --write {path}: {len(missing)} input(s) are missing or belong to another study "

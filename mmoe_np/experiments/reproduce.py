@@ -359,14 +359,16 @@ def settings_from(args):
                 seed=args.seed, dtype=args.dtype, backend=args.backend)
 
 
-def resolve_outputs(args, full, target):
+def resolve_outputs(args, full, target, run="faithful"):
     """Where the results and figures go; every path checked before any training (one-line errors).
-    A run that is not the documented one writes both to one scratch folder unless told otherwise."""
+    A documented full run (``run``, :data:`.protocol.DOCUMENTED`) writes to its own committed folders; a
+    run that is not one writes both to one scratch folder unless told otherwise."""
     what = f"python -m mmoe_np reproduce {target} with the documented settings"
     scratch = None if full or args.force else outputs.scratch_dir(target)
     common = dict(full_run=full, force=args.force, label=target, what=what, scratch=scratch)
-    return (outputs.choose("--out", args.out, "results/reproduce", **common),
-            outputs.choose("--figures", args.figures, "figures", **common))
+    _, results, figures = protocol.DOCUMENTED[run or "faithful"]
+    return (outputs.choose("--out", args.out, results, **common),
+            outputs.choose("--figures", args.figures, figures, **common))
 
 
 def main(args):
@@ -384,8 +386,9 @@ def main(args):
     for config in configs.values():           # every setting checked before any training
         if config is not None:
             config.check()
-    full = protocol.is_full_run(settings)
-    out, figures = resolve_outputs(args, full, args.target)
+    run = protocol.documented_run(settings)
+    full = run is not None
+    out, figures = resolve_outputs(args, full, args.target, run)
     args.resume_folder = out                  # where an interrupted run's chunks are (see __main__)
     if not full:
         print(f"settings differ from the documented full run: results go to {out}" +
