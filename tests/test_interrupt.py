@@ -19,10 +19,15 @@ LONG = ["reproduce", "fig4", "--runs", "4", "--pilot-runs", "0", "--lrs", "1e-2"
         "1", "--jobs", "2", "--backend", "numpy", "--no-progress"]
 
 
+def default_signals():
+    """In the child: SIGINT as in a terminal (a test run in the background inherits it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args, tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen([sys.executable, "-m", "mmoe_np", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
 
 
 def children(pid):
