@@ -156,27 +156,36 @@ class Adam(Optimizer):
 
     ``m`` and ``v`` are kept per parameter name, so one Adam serves one model.
 
-    ``fused=True`` (default) applies the three lines above in one compiled pass over the
-    model's whole flat parameter buffer (:func:`mmoe_np.kernels.cpu.adam_update`);
-    ``fused=False`` does the same with NumPy array operations (about 13 of them per parameter,
-    each a pass over memory). Both compute the same update, equal up to rounding. The fused pass
-    is numba code (compiled on first use, whatever the model's backend).
+    ``fused=True`` applies the three lines above in one compiled pass over the model's whole
+    flat parameter buffer (:func:`mmoe_np.kernels.cpu.adam_update`, numba code compiled on first
+    use); ``fused=False`` does the same with NumPy array operations (about 13 of them per
+    parameter, each a pass over memory). Both compute the same update, equal up to rounding.
+    ``fused=None`` (default) follows the model's backend: :func:`mmoe_np.fit` and
+    :class:`mmoe_np.Trainer` call :meth:`use_backend`, which picks the compiled pass for the
+    'numba' and 'cuda' backends and NumPy for 'numpy' (which never needs numba); used directly,
+    without a trainer, it is NumPy.
     """
 
-    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, fused=True):
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, fused=None):
         super().__init__(lr)
         self.beta1 = _checks.real("beta1", beta1, low=0.0, high=1.0)
         self.beta2 = _checks.real("beta2", beta2, low=0.0, high=1.0)
         if self.beta1 == 1.0 or self.beta2 == 1.0:
             raise ValueError(f"beta1 and beta2 must be < 1, got beta1={beta1}, beta2={beta2}")
         self.eps = _checks.real("eps", eps, low=0.0, low_open=True)
-        self.fused = bool(fused)
+        self.fused = None if fused is None else bool(fused)
         self.t = 0
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
 
     def _states(self):
         return [self.m, self.v]
+
+    def use_backend(self, backend: str):
+        """Resolve ``fused=None`` for a model on ``backend``: compiled for 'numba'/'cuda', NumPy for 'numpy'."""
+        if self.fused is None:
+            self.fused = backend != "numpy"
+        return self
 
     def step(self, params, grads):
         self._check_state(params, grads)

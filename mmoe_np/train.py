@@ -32,7 +32,7 @@ import numpy as np
 from . import _checks
 from .data.sampling import EpochSampler
 from .memory import keep_freed_memory
-from .models.base import seed_array
+from .models.base import check_run_axes, seed_array
 from .nn import losses as losses_module
 from .optim import Adam
 from .progress import bar as progress_bar
@@ -148,15 +148,19 @@ def _rows(X, name="X"):
     return [x.shape[-2] for x in X] if isinstance(X, list) else X.shape[-2]
 
 
-def _check_optimizer(optimizer):
+def _check_optimizer(optimizer, backend="numpy"):
+    """The optimizer (default ``Adam(lr=1e-3)``); an Adam left at ``fused=None`` follows ``backend``
+    (NumPy for the numpy backend, which never needs numba)."""
     if optimizer is None:
-        return Adam(lr=1e-3)
+        optimizer = Adam(lr=1e-3)
     if isinstance(optimizer, type):
         raise TypeError(f"optimizer must be an optimizer object such as mn.Adam(lr=1e-3), got the class "
                         f"{optimizer.__name__} itself (add the parentheses)")
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"optimizer must be an optimizer object such as mn.Adam(lr=1e-3) (with a "
                         f"step(params, grads) method), got {optimizer!r}")
+    if hasattr(optimizer, "use_backend"):
+        optimizer.use_backend(backend)
     return optimizer
 
 
@@ -224,9 +228,9 @@ def _generators(seed, run_shape):
     shape, seeds = seed_array(seed)
     if shape == ():
         return np.random.default_rng(int(seeds[()]))
-    if np.broadcast_shapes(shape, run_shape) != tuple(run_shape):
-        raise ValueError(f"seed has shape {shape}, which does not fit the model's runs {run_shape}: give one "
-                         "seed, or one per run")
+    if len(shape) != len(run_shape) or not all(s in (1, r) for s, r in zip(shape, run_shape)):
+        raise ValueError(f"seed has shape {shape}, which does not fit the model's runs {tuple(run_shape)}: give "
+                         f"one seed, or one per run (an array of shape {tuple(run_shape)})")
     return np.vectorize(np.random.default_rng, otypes=[object])(np.broadcast_to(seeds, run_shape).astype(np.int64))
 
 
@@ -253,7 +257,7 @@ class Trainer:
     def __init__(self, model, optimizer=None, loss="mse", task_weights=None, *, max_loss_ratio=1e4,
                  snapshot_every=100, on_divergence="raise", fused=True):
         self.model = model
-        self.optimizer = _check_optimizer(optimizer)
+        self.optimizer = _check_optimizer(optimizer, model.backend)
         self.loss_fns = task_losses(loss, model.n_tasks)
         self.weights = _check_task_weights(task_weights, model.n_tasks)
         self.max_loss_ratio = _checks.real("max_loss_ratio", max_loss_ratio, low=1.0)
@@ -436,6 +440,7 @@ def _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss):
     else:
         X = model.check_inputs(X)
         targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units, dtype=model.dtype)
+        _check_target_runs(targets, model, "Y", isinstance(Y, (list, tuple)))
         check_labels(loss_fns, targets)
         batches = ArrayBatches(X, targets, batch_size, rngs)
     validation = None
@@ -446,8 +451,16 @@ def _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss):
                                                                   else "one array for all tasks"))
         validation = (X_val, task_targets(Y_val, _rows(X_val, "X_val"), model.n_tasks, model.out_units, "Y_val",
                                           dtype=model.dtype))
+        _check_target_runs(validation[1], model, "Y_val", isinstance(Y_val, (list, tuple)))
         check_labels(loss_fns, validation[1], "Y_val")
     return batches, validation
+
+
+def _check_target_runs(targets, model, name, per_task):
+    """Targets' leading (run) axes follow the rule of the inputs' (:func:`~mmoe_np.models.base.check_run_axes`)."""
+    for k, y in enumerate(targets):
+        check_run_axes(f"{name}[{k}]" if per_task else name, y.shape[:-2], model.run_shape,
+                       ("n", y.shape[-1] if per_task else len(targets)))
 
 
 class _CheckedFirstBatch:
