@@ -41,10 +41,14 @@ def _check_grads(params, grads):
 
 
 class Optimizer:
-    """What SGD and Adam share: the learning rate(s), the state check, frozen runs."""
+    """What SGD and Adam share: the learning rate(s), the state check, frozen runs.
+
+    ``lr_scale`` multiplies every run's rate at the next step (1.0: the rates as given). A schedule
+    sets it before each step, e.g. :func:`linear_anneal`; the rates themselves never change."""
 
     def __init__(self, lr):
         self.lr = _learning_rate(lr)
+        self.lr_scale = 1.0
         self._shapes = None            # {name: shape} of the parameters of the first step
         self._frozen = None            # bool array over the runs, or None
         self._checked = None           # (params, grads) last checked: Params cannot change names or shapes
@@ -139,7 +143,7 @@ class SGD(Optimizer):
                 v *= self.momentum
                 v += g
                 g = v
-            p -= _per_run(lr, p) * g
+            p -= (self.lr_scale * _per_run(lr, p)) * g
 
 
 class Adam(Optimizer):
@@ -195,7 +199,8 @@ class Adam(Optimizer):
             self.m, self.v = make(), make()
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        correction1 = 1.0 - b1 ** self.t
+        # the schedule's scale folded into the bias correction: lr * s * m / c1 = lr * m / (c1 / s)
+        correction1 = (1.0 - b1 ** self.t) / self.lr_scale
         correction2 = 1.0 - b2 ** self.t
         run_shape = self._run_shape(params)
         rates = (id(self.lr), self.lr if np.ndim(self.lr) == 0 else None)
@@ -227,6 +232,15 @@ class Adam(Optimizer):
         """Arrays and step count, e.g. to save beside the parameters."""
         return {"t": self.t, "m": {k: np.array(a) for k, a in self.m.items()},
                 "v": {k: np.array(a) for k, a in self.v.items()}}
+
+
+def linear_anneal(step, steps, fraction):
+    """The learning-rate scale of step ``step`` (1, ..., ``steps``) when the rate falls linearly over the
+    last ``fraction`` of the steps: 1 before them, then ``(steps - step + 1) / n`` for the last
+    ``n = round(fraction * steps)`` steps (1 at their first, ``1/n`` at the last: never 0)."""
+    n = int(round(fraction * steps))
+    first = steps - n + 1
+    return 1.0 if n <= 0 or step < first else (steps - step + 1) / n
 
 
 def _per_run(lr, p):

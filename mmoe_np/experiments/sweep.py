@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import _checks, train
 from ..data import SyntheticRuns
-from ..optim import Adam
+from ..optim import Adam, linear_anneal
 from . import store
 from .common import PAPER_SIZES, build_model, model_seeds, run_seeds
 from .jobs import DASK_TIMEOUT, run_jobs
@@ -38,7 +38,9 @@ class SweepConfig:
     gives every run a fixed training set of that size. ``lrs``: the learning rates tried
     (every model at every rate); ``chosen_lrs``: instead, a fixed rate per model and
     correlation, ``{model: [lr at correlation 1, ...]}``. ``sizes``: model sizes overriding
-    the paper's, ``{model: {argument: value}}``.
+    the paper's, ``{model: {argument: value}}``. ``anneal``: the fraction of the steps at the end
+    over which every rate falls linearly towards 0 (:func:`mmoe_np.optim.linear_anneal`; 0: constant
+    rates, the paper's protocol).
     """
 
     correlations: tuple = (0.5, 0.9, 1.0)
@@ -63,6 +65,7 @@ class SweepConfig:
     sizes: dict = field(default_factory=dict, hash=False)
     runs_per_job: int = 0          # 0: about 4 jobs per worker
     extra: dict = field(default_factory=dict, hash=False)
+    anneal: float = 0.0
 
     def check(self):
         for name in ("runs", "steps", "eval_every", "batch_size", "n_val", "n_test", "d"):
@@ -90,6 +93,7 @@ class SweepConfig:
         _checks.choice("alpha_beta", self.alpha_beta, ("normal", "google"))
         _checks.choice("dtype", self.dtype, ("float32", "float64"))
         _checks.non_negative_int("runs_per_job", self.runs_per_job)
+        _checks.real("anneal", self.anneal, low=0.0, high=1.0)
         return self
 
     @property
@@ -143,7 +147,9 @@ def job(config: SweepConfig, first: int, data_seeds: list):
     evaluation = 0
     for step in range(1, config.steps + 1):
         batch = stream.next_batch(config.batch_size)
+        scale = linear_anneal(step, config.steps, config.anneal)
         for trainer in trainers:
+            trainer.optimizer.lr_scale = scale
             trainer.step(*_for_model(trainer.model, *batch))
         if step in steps_at:
             for j, trainer in enumerate(trainers):
@@ -296,8 +302,12 @@ def select_lr(curves, val_final, diverged=None, train_curves=None):
 
 
 def config_dict(config: SweepConfig):
-    """The sweep's settings as a JSON-able dict (what a folder records and compares)."""
-    return store.normalise({k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()})
+    """The sweep's settings as a JSON-able dict (what a folder records and compares). ``anneal`` is
+    recorded only when used, so that studies saved before it existed compare equal."""
+    settings = asdict(config)
+    if not settings["anneal"]:
+        del settings["anneal"]
+    return store.normalise({k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()})
 
 
 def config_from_dict(settings: dict) -> SweepConfig:
