@@ -104,9 +104,13 @@ def test_reproduction_md_and_readme_tables_are_built_from_the_committed_raw_resu
     written = {**report.read_blocks(REPO / "REPRODUCTION.md"), **report.read_blocks(REPO / "README.md")}
     generated = report.blocks(REPO / "results" / "reproduce", REPO / "results" / "sensitivity")
     assert set(generated) == set(report.BLOCKS) <= set(written)
+    if (REPO / "results" / "reproduce_long" / "sweep.npz").exists():     # the long study's blocks beside them
+        long = report.blocks(REPO / "results" / "reproduce_long", REPO / "results" / "sensitivity")
+        assert set(long) == {report.LONG_PREFIX + name for name in report.LONG_BLOCKS} <= set(written)
+        generated.update(long)
     for name, body in generated.items():
         assert written.get(name) == body, (f"the '{name}' block is stale: python -m mmoe_np reproduce report "
-                                           "--write REPRODUCTION.md README.md")
+                                           "--write REPRODUCTION.md README.md (and --study results/reproduce_long)")
 
 
 def test_the_long_study_is_a_documented_run_with_folders_of_its_own(tmp_path, monkeypatch):

@@ -47,6 +47,10 @@ from .reproduce import expected_configs, flatness_table, load_results, mismatch,
 from .sensitivity import RUNS, VARIANTS, variant_config
 
 BLOCKS = ("claims", "budgets", "claims_summary", "protocol", "sensitivity", "precision")
+# The long study (protocol.LONG) has blocks of its own beside the main study's, named with a prefix; the
+# sensitivity variants belong to the main study.
+LONG_PREFIX = "long_"
+LONG_BLOCKS = ("claims", "budgets", "claims_summary", "protocol")
 NEEDS = {"claims": ("study",), "budgets": ("study",), "claims_summary": ("study",), "protocol": ("study",),
          "sensitivity": ("study", "sensitivity"), "precision": ("baseline", "float64")}
 BUDGET_FIGURE = "reproduce_budgets.png"
@@ -249,9 +253,18 @@ def make_blocks(inputs: Study, names=BLOCKS):
     return out
 
 
-def blocks(study="results/reproduce", sensitivity="results/sensitivity", names=BLOCKS):
-    """Every generated block: ``{name: markdown}`` (what ``--write`` puts into the documents)."""
-    return make_blocks(read_inputs(study, sensitivity), names)
+def blocks(study="results/reproduce", sensitivity="results/sensitivity", names=None):
+    """Every generated block: ``{name: markdown}`` (what ``--write`` puts into the documents), named as
+    the documents name them (``long_...`` for the long study: :func:`block_prefix`)."""
+    inputs = read_inputs(study, sensitivity)
+    prefix = block_prefix(inputs)
+    names = names or (LONG_BLOCKS if prefix else BLOCKS)
+    return {prefix + name: body for name, body in make_blocks(inputs, names).items()}
+
+
+def block_prefix(inputs: Study):
+    """``"long_"`` when the study follows protocol.LONG (its blocks sit beside the main study's), else ``""``."""
+    return LONG_PREFIX if protocol.documented_run(study_settings(inputs.main["config"])) == "long" else ""
 
 
 def missing_for(inputs: Study, names):
@@ -315,7 +328,12 @@ def draw_figures(inputs: Study, folder):
 
 def main(args):
     inputs = read_inputs(args.study, args.sensitivity)
-    names = tuple(args.blocks or BLOCKS)
+    prefix = block_prefix(inputs)
+    names = tuple(args.blocks or (LONG_BLOCKS if prefix else BLOCKS))
+    if prefix and set(names) - set(LONG_BLOCKS):
+        raise ValueError(f"--study {args.study} is the long study: its blocks are {list(LONG_BLOCKS)} (the "
+                         "sensitivity variants belong to the main study), got "
+                         f"{sorted(set(names) - set(LONG_BLOCKS))}")
     missing = missing_for(inputs, names)
     documented = inputs.documented["study"] and (inputs.documented["sensitivity"] or
                                                  not {"sensitivity", "precision"} & set(names))
@@ -337,7 +355,7 @@ def main(args):
         outputs.check_protected("--figures", args.figures, full_run=inputs.documented["study"], force=args.force,
                                 what="the documented full run (results/reproduce)")
         figures = outputs.prepare_dir("--figures", args.figures)
-    generated = make_blocks(inputs, names)
+    generated = {prefix + name: body for name, body in make_blocks(inputs, names).items()}
     for name, body in generated.items():
         print(f"<!-- {name} -->\n{body}\n")
     for line in missing:
