@@ -234,9 +234,9 @@ print(power)
 # %% [markdown]
 # **Reading it.** This lesson's 30 runs of 2,000 steps were chosen from this table before its
 # own runs were trained: look up the share for 30 runs at 2,000 steps, and for 20 runs at the
-# study's 8,000. A longer budget is not always the more sensitive one: the loss keeps falling,
-# but the runs may spread out faster than the effect grows -- compare the mean log-ratio with
-# its standard deviation at the two budgets. And a set of runs that "did not show" an effect
+# study's 8,000. A longer budget is not always the more sensitive one: the runs may spread
+# out faster than the effect grows -- compare the mean log-ratio with its standard deviation
+# at the two budgets. And a set of runs that "did not show" an effect
 # is evidence against it only if it had the power to show it.
 #
 # The printouts above are the lesson's result: the paired ratio of this lesson's runs, and
