@@ -47,9 +47,21 @@ class Optimizer:
         self.lr = _learning_rate(lr)
         self._shapes = None            # {name: shape} of the parameters of the first step
         self._frozen = None            # bool array over the runs, or None
+        self._checked = None           # (params, grads) last checked: Params cannot change names or shapes
+        self._lr_cache = None          # what the last fused Adam step was given (see Adam.step)
 
     def _check_state(self, params, grads):
-        """Check the arguments, and that they are the parameters this optimizer was first used with."""
+        """Check the arguments, and that they are the parameters this optimizer was first used with.
+
+        Training calls ``step`` thousands of times with the same two :class:`Params` objects, whose
+        names and shapes cannot change: those are checked once."""
+        if self._checked is not None and self._checked[0] is params and self._checked[1] is grads:
+            return
+        self._check_once(params, grads)
+        if isinstance(params, Params) and isinstance(grads, Params):
+            self._checked = (params, grads)
+
+    def _check_once(self, params, grads):
         _check_grads(params, grads)
         if self._shapes is None:
             self._shapes = {name: p.shape for name, p in params.items()}
@@ -81,6 +93,7 @@ class Optimizer:
         """Stop updating the runs where ``runs`` (a bool array over the run axes) is True, and clear their
         state (moments, velocity), so that nothing a diverged run computed can move it again."""
         runs = np.asarray(runs, dtype=bool)
+        self._lr_cache = None
         if self._frozen is not None and runs.shape != self._frozen.shape:
             raise ValueError(f"runs must be a bool array of the run shape {self._frozen.shape}, got {runs.shape}")
         self._frozen = runs if self._frozen is None else (self._frozen | runs)
@@ -143,27 +156,36 @@ class Adam(Optimizer):
 
     ``m`` and ``v`` are kept per parameter name, so one Adam serves one model.
 
-    ``fused=True`` (default) applies the three lines above in one compiled pass over the
-    model's whole flat parameter buffer (:func:`mmoe_np.kernels.cpu.adam_update`);
-    ``fused=False`` does the same with NumPy array operations (about 13 of them per parameter,
-    each a pass over memory). Both compute the same update, equal up to rounding. The fused pass
-    is numba code (compiled on first use, whatever the model's backend).
+    ``fused=True`` applies the three lines above in one compiled pass over the model's whole
+    flat parameter buffer (:func:`mmoe_np.kernels.cpu.adam_update`, numba code compiled on first
+    use); ``fused=False`` does the same with NumPy array operations (about 13 of them per
+    parameter, each a pass over memory). Both compute the same update, equal up to rounding.
+    ``fused=None`` (default) follows the model's backend: :func:`mmoe_np.fit` and
+    :class:`mmoe_np.Trainer` call :meth:`use_backend`, which picks the compiled pass for the
+    'numba' and 'cuda' backends and NumPy for 'numpy' (which never needs numba); used directly,
+    without a trainer, it is NumPy.
     """
 
-    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, fused=True):
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, fused=None):
         super().__init__(lr)
         self.beta1 = _checks.real("beta1", beta1, low=0.0, high=1.0)
         self.beta2 = _checks.real("beta2", beta2, low=0.0, high=1.0)
         if self.beta1 == 1.0 or self.beta2 == 1.0:
             raise ValueError(f"beta1 and beta2 must be < 1, got beta1={beta1}, beta2={beta2}")
         self.eps = _checks.real("eps", eps, low=0.0, low_open=True)
-        self.fused = bool(fused)
+        self.fused = None if fused is None else bool(fused)
         self.t = 0
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
 
     def _states(self):
         return [self.m, self.v]
+
+    def use_backend(self, backend: str):
+        """Resolve ``fused=None`` for a model on ``backend``: compiled for 'numba'/'cuda', NumPy for 'numpy'."""
+        if self.fused is None:
+            self.fused = backend != "numpy"
+        return self
 
     def step(self, params, grads):
         self._check_state(params, grads)
@@ -176,14 +198,20 @@ class Adam(Optimizer):
         correction1 = 1.0 - b1 ** self.t
         correction2 = 1.0 - b2 ** self.t
         run_shape = self._run_shape(params)
-        lr = self._run_lr(run_shape)
-        if self.fused and _one_buffer(params, grads, self.m):
-            from .kernels.cpu import adam_update  # numba is imported on first use only
-            P = params.layout.size
-            adam_update(params.flat.reshape(-1, P), grads.flat.reshape(-1, P), self.m.flat.reshape(-1, P),
-                        self.v.flat.reshape(-1, P), np.ascontiguousarray(lr.reshape(-1)), b1, b2, self.eps,
-                        correction1, correction2)
+        rates = (id(self.lr), self.lr if np.ndim(self.lr) == 0 else None)
+        fast = self._lr_cache                      # (params, grads, rates, update, buffers) of the last fused step
+        if not (self.fused and fast is not None and fast[0] is params and fast[1] is grads and fast[2] == rates):
+            fast = None
+            if self.fused and _one_buffer(params, grads, self.m):
+                from .kernels.cpu import adam_update  # numba is imported on first use only
+                P = params.layout.size
+                fast = self._lr_cache = (params, grads, rates, adam_update, (
+                    params.flat.reshape(-1, P), grads.flat.reshape(-1, P), self.m.flat.reshape(-1, P),
+                    self.v.flat.reshape(-1, P), np.ascontiguousarray(self._run_lr(run_shape).reshape(-1))))
+        if fast is not None:                       # one fused pass over the flat buffers
+            fast[3](*fast[4], b1, b2, self.eps, correction1, correction2)
             return
+        lr = self._run_lr(run_shape)
         for name, p in params.items():
             g, m, v = grads[name], self.m[name], self.v[name]
             m *= b1

@@ -78,7 +78,7 @@ def test_an_optimizer_refuses_parameters_it_was_not_made_for():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_flat_fused_update_equals_the_per_parameter_one(dtype):
     models = [mn.MMoE(n_features=5, n_experts=3, expert_units=2, seed=[1, 2], dtype=dtype) for _ in range(2)]
-    opts = [mn.Adam(lr=np.array([1e-2, 3e-3])), mn.Adam(lr=np.array([1e-2, 3e-3]), fused=False)]
+    opts = [mn.Adam(lr=np.array([1e-2, 3e-3]), fused=True), mn.Adam(lr=np.array([1e-2, 3e-3]), fused=False)]
     rng = np.random.default_rng(0)
     for _ in range(5):
         grads = models[0].params.zeros_like()

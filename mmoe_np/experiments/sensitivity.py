@@ -17,9 +17,9 @@ import time
 from dataclasses import replace
 
 from .. import outputs
-from . import protocol
-from .reproduce import describe, save_results, study_learning_rates, sweep_config
-from .sweep import run_sweep
+from . import protocol, store
+from .common import check_options
+from .reproduce import describe, mismatch, run_part, study_learning_rates, sweep_config
 
 VARIANTS = {
     "baseline": ({}, "the faithful protocol itself (20 runs)"),
@@ -55,6 +55,7 @@ def variant_config(name, runs=RUNS, backend="numba", lrs=None):
 
 
 def main(args):
+    check_options(args, "runs")
     full = args.runs == RUNS and args.lr is None and args.backend == protocol.FAITHFUL["backend"]
     out = outputs.choose("--out", args.out, "results/sensitivity", full_run=full, force=args.force,
                          label="sensitivity", what=f"python -m mmoe_np reproduce sensitivity (with {RUNS} runs)")
@@ -63,13 +64,20 @@ def main(args):
     configs = {name: variant_config(name, args.runs, args.backend, lrs) for name in args.variants}   # errors first
     executor_kw = dict(executor="serial" if args.jobs == 1 else "joblib", n_jobs=args.jobs,
                        progress=not args.no_progress)
-    for name, config in configs.items():
-        start = time.perf_counter()
-        result = run_sweep(config, **executor_kw)
-        save_results(result, out / name, extra=dict(study="sensitivity", variant=name,
-                                                    description=VARIANTS[name][1]))
-        print(describe(result, f"{name}: {VARIANTS[name][1]}"))
-        print(f"[{name}: {time.perf_counter() - start:.0f} s]\n")
+    args.resume_folder = out
+    with store.lock(out):
+        for name, config in configs.items():                   # one folder, one study: checked before training
+            diffs = mismatch(out / name, config, name)
+            if diffs:
+                raise outputs.OutputError(f"--out {out}: its {name}/ holds that variant with other settings "
+                                          f"({store.describe_differences(diffs)}); choose another --out, or delete "
+                                          f"{out / name} to run it again")
+        for name, config in configs.items():
+            start = time.perf_counter()
+            result = run_part(config, out / name, executor_kw, dict(study="sensitivity", variant=name,
+                                                                    description=VARIANTS[name][1]), name)
+            print(describe(result, f"{name}: {VARIANTS[name][1]}"))
+            print(f"[{name}: {time.perf_counter() - start:.0f} s]\n")
     print(f"raw results: {out}; the table: python -m mmoe_np reproduce report")
 
 
