@@ -90,21 +90,25 @@ for name in ("numba", "cuda"):
 # `seconds_per_call` calls the function once first (numba compiles there: compiling is not
 # what we want to time), then calls it in a loop long enough to measure, five times over, and
 # returns the median of the five: one slow repeat, when another program took the core, does
-# not move a median.
+# not move a median. A burst of other work can last longer than five repeats, so the whole
+# measurement is made three times, in rounds that alternate NumPy and numba, and the table
+# shows the median round.
 
 # %%
 batches = pick([128, 1024, 8192], [128, 1024])
 kernel_names = ["experts_forward", "experts_backward", "gate_mix_forward", "gate_mix_backward"]
-times = {}                                            # (backend, batch) -> seconds per call, one per kernel
-for backend in ("numpy", "numba"):
-    kern = get_kernels(backend)
-    for B in batches:
-        X, W, b, G, dF, dH = problem(B)
-        H = kern.experts_forward(X, W, b)
-        calls = [lambda: kern.experts_forward(X, W, b), lambda: kern.experts_backward(X, W, H, dH, need_dX=False),
-                 lambda: kern.gate_mix_forward(H, G), lambda: kern.gate_mix_backward(H, G, dF)]
-        times[backend, B] = [seconds_per_call(c, min_time=0.1) for c in calls]
-print("microseconds per call (median of 5)")
+rounds = {}                                           # (backend, batch) -> per round, seconds per call of each kernel
+for _ in range(3):                                    # rounds alternate the backends: a burst of other work hits both
+    for backend in ("numpy", "numba"):
+        kern = get_kernels(backend)
+        for B in batches:
+            X, W, b, G, dF, dH = problem(B)
+            H = kern.experts_forward(X, W, b)
+            calls = [lambda: kern.experts_forward(X, W, b), lambda: kern.experts_backward(X, W, H, dH, need_dX=False),
+                     lambda: kern.gate_mix_forward(H, G), lambda: kern.gate_mix_backward(H, G, dF)]
+            rounds.setdefault((backend, B), []).append([seconds_per_call(c, min_time=0.1) for c in calls])
+times = {key: np.median(r, axis=0) for key, r in rounds.items()}   # the median round, kernel by kernel
+print("microseconds per call (median of 3 rounds)")
 print(f"{'batch':>5}  {'kernel':<18} {'numpy':>8} {'numba':>8}")
 for B in batches:
     for i, name in enumerate(kernel_names):
@@ -184,7 +188,7 @@ for ax, B in zip(np.atleast_1d(axes), batches):
     ax.set_title(f"batch {B}")
     ax.set_ylabel("microseconds per call")
 fig.legend(*np.atleast_1d(axes)[0].get_legend_handles_labels(), loc="lower center", ncol=2)
-fig.suptitle("Kernel times on the CPU of the machine that ran this notebook (median of 5 repeats)")
+fig.suptitle("Kernel times on the CPU of the machine that ran this notebook (median of 3 rounds)")
 fig.tight_layout(rect=(0, 0.07, 1, 1))         # room below the panels for the legend
 savefig(fig, "08_speed.png")
 
@@ -208,64 +212,107 @@ savefig(fig, "08_speed.png")
 # many runs at once this way; here we time it. First, R runs as one model:
 
 # %%
-R, steps = pick(16, 4), pick(300, 20)
+R, steps, n_rounds = pick(16, 4), pick(100, 20), 3
 sets = [mn.make_synthetic(n=2000, d=100, p=0.5, seed=r) for r in range(R)]
 X_runs, Y_runs = np.stack([s.X for s in sets]), np.stack([s.Y for s in sets])     # (R, n, 100), (R, n, 2)
 
 
-def train(seed, X, Y, n_steps):
+def train(seed, X, Y, n_steps, fused=True):
     """An MMoE trained with Adam; ``seed`` a list of R seeds -> R runs on the run axis, X (R, n, 100)."""
     model = mn.MMoE(n_features=100, seed=seed, backend="numba")
-    mn.fit(model, X, Y, steps=n_steps, seed=seed, progress=False)         # seed: each run's minibatch order
+    mn.fit(model, X, Y, steps=n_steps, seed=seed, progress=False, fused=fused)   # seed: each run's minibatch order
     return model
 
 
-train([0, 1], X_runs[:2], Y_runs[:2], 2), train(0, X_runs[0], Y_runs[0], 2)   # warm-up: numba compiles both shapes
-start = time.perf_counter()
-many = train(list(range(R)), X_runs, Y_runs, steps)
-t_many = time.perf_counter() - start
-print(f"{R} runs of {steps} Adam steps as one model: {t_many:.2f} s "
-      f"(expert_kernel's shape {many.params['expert_kernel'].shape}: the run axis first)")
+def timed(fn):
+    """``fn()``'s result, and the seconds the call took."""
+    start = time.perf_counter()
+    return fn(), time.perf_counter() - start
+
 
 # %% [markdown]
-# The line gives the time, and one parameter's shape: R runs of the (100, 16, 8) expert
-# kernel. Numba compiles its kernels anew for arrays with one more axis, so both ways were
-# trained for two steps first, untimed (the warm-up `seconds_per_call` does for us above).
-# Now the same R runs one by one, each with the seed it had on the run axis, and the two
-# ways compared:
+# `train` trains R runs on the run axis when given a list of seeds, one run when given one
+# seed; `timed` times one call. numba compiles its kernels anew for arrays with one more axis,
+# so both shapes are trained for two steps first, untimed (the warm-up `seconds_per_call`
+# did for us above). Then the R runs as one model and one by one, each run with the same seed
+# both ways, in three rounds that alternate the two ways, and the median round of each:
 
 # %%
-start = time.perf_counter()
-singles = [train(r, X_runs[r], Y_runs[r], steps) for r in range(R)]
-t_one_by_one = time.perf_counter() - start
+train([0, 1], X_runs[:2], Y_runs[:2], 2)                  # warm-up, untimed: numba compiles for the run axis,
+train(0, X_runs[0], Y_runs[0], 2)                         # and for one run
+seconds = {"one model": [], "one by one": []}
+for _ in range(n_rounds):
+    many, t = timed(lambda: train(list(range(R)), X_runs, Y_runs, steps))
+    seconds["one model"].append(t)
+    singles, t = timed(lambda: [train(r, X_runs[r], Y_runs[r], steps) for r in range(R)])
+    seconds["one by one"].append(t)
+t_many, t_one_by_one = np.median(seconds["one model"]), np.median(seconds["one by one"])
 
 # many.run(r): run r as a one-run model; .params.flat: all of a model's parameters as one flat array
 worst = max(np.abs(many.run(r).params.flat - singles[r].params.flat).max() for r in range(R))
-print(f"{R} runs one by one: {t_one_by_one:.2f} s; largest difference between the two ways' parameters {worst:.1e}")
+print(f"{R} runs of {steps} Adam steps, median of {n_rounds} rounds: as one model {t_many:.2f} s, one by one "
+      f"{t_one_by_one:.2f} s (expert_kernel's shape on the run axis {many.params['expert_kernel'].shape})")
+print(f"largest difference between the two ways' parameters {worst:.1e}")
 print(findings.versus(f"the time of {R} runs one by one, in seconds", t_one_by_one, "the time as one model", t_many))
 
 # %% [markdown]
-# The first line gives the largest difference between any parameter of a run trained on the
-# run axis and the same parameter trained alone. A batched product may add in another order
-# than R single ones, so the two ways may differ by rounding (the design promises float64
-# agreement within 1e-10 relative); 0 means they agree to the last bit here. The sentence says
-# which way was faster on this machine. What to expect: one model pays Python's overhead (the
-# function calls, the checks, the loop) once per step instead of R times, so it saves most
-# where that overhead is a large share of a step (small batches, many runs), and little once
-# the products themselves dominate. `benchmarks/bench_sweep.py` measures a whole sweep against
-# that floor.
+# The first line gives the two times, and one parameter's shape on the run axis: R runs of
+# the (100, 16, 8) expert kernel. The second gives the largest difference between any
+# parameter of a run trained on the run axis and the same parameter trained alone. A batched
+# product may add in another order than R single ones, so the two ways may differ by rounding
+# (the design promises float64 agreement within 1e-10 relative); 0 means they agree to the
+# last bit here. The sentence says which way was faster on this machine. What to expect: one
+# model pays Python's overhead (the function calls, the checks, the loop) once per step
+# instead of R times, so it saves most where that overhead is a large share of a step (small
+# batches, many runs), and little once the products themselves dominate.
+# `benchmarks/bench_sweep.py` measures a whole sweep against that floor.
 #
-# **Reading the numbers.** Compiling pays where NumPy wastes passes over memory, not where it
-# already calls BLAS; the sentences above say how much it paid for each kernel on the machine
-# that ran this notebook (timings differ between machines, and on a busy machine between
-# runs). The whole-step picture — where the NumPy code around the kernels starts to dominate —
-# is in `benchmarks/RESULTS.md`.
+# ## The whole step, fused
+# The four kernels above are the pieces that the models' readable code (`forward`, the
+# losses, `backward`) calls, one after another. On the numba backend `fit` goes further: for
+# the paper's models it computes a whole training step -- forward, losses and backward -- in
+# two matrix products and one compiled pass over the rows (`mmoe_np/kernels/cpu_step.py`),
+# and that is what the run-axis timings above used. `fit(..., fused=False)` takes the
+# readable path instead. One run, both ways, in alternating rounds as above:
+
+# %%
+train(0, X_runs[0], Y_runs[0], 2, fused=False)                                  # warm-up: the readable path
+models, seconds = {}, {False: [], True: []}
+for _ in range(n_rounds):                                                       # alternating rounds, as above
+    for fused in (False, True):
+        models[fused], t = timed(lambda: train(0, X_runs[0], Y_runs[0], steps, fused=fused))
+        seconds[fused].append(t)
+seconds = {fused: np.median(t) for fused, t in seconds.items()}
+diff = np.abs(models[True].params.flat - models[False].params.flat).max()
+print(f"one run of {steps} steps, median of {n_rounds} rounds: readable path {seconds[False]:.2f} s, fused step "
+      f"{seconds[True]:.2f} s; largest difference between the two paths' parameters {diff:.1e}")
+print(findings.versus(f"the time of {steps} steps on the readable path, in seconds", seconds[False],
+                      "the fused step's", seconds[True]))
+
+# %% [markdown]
+# The two paths compute the same numbers in another order, so their parameters may differ by
+# rounding (the tests hold them within 1e-10); the line shows by how much here. The sentence
+# says how much time the fused step saved on this machine. Why one would expect it to: the
+# readable path calls a dozen functions per step, each making new arrays and passing over
+# memory again; the fused pass reads the inputs twice and keeps the rest in a few hundred bytes
+# per row.
+#
+# **Reading the numbers.** What this lesson expects, and why: compiling pays where NumPy
+# wastes passes over memory (the gate mixes, a whole step), and little where NumPy already
+# calls BLAS (the experts' products); one model for many runs pays Python's overhead once.
+# The sentences above say what happened on the machine that ran this notebook, and they need
+# not agree with the expectation. Where they do not, look first at the load average printed
+# at the top: on a machine whose cores are busy with other programs, times scatter by more
+# than the differences between kernels (a sign of it in the table: times that do not grow
+# with the batch). Run the lesson on an idle machine to see the kernels' own speeds.
+# `benchmarks/RESULTS.md` compares whole steps with PyTorch and JAX on one machine, measured
+# with the care a benchmark needs (fresh processes, alternating rounds).
 #
 # ## Exercises
 # 1. Time `experts_forward` against a bare `X @ W.reshape(D, U*E)` at batch 8192. How close
 #    to BLAS does the fused kernel get?
 # 2. Set `NUMBA_NUM_THREADS=1` before running this lesson. Which kernels slow down?
-# 3. Read `_tiled_product` in `mmoe_np/kernels/cuda.py` and count how many times each
+# 3. Read `_tiled_product` in `mmoe_np/kernels/cuda_device.py` and count how many times each
 #    element of X is read from global memory for one output tile.
 # 4. Checkable: write the gate-weighted sum and its backward pass as your own numba kernels in
 #    `lessons/exercises/ex08_gate_mix_kernels.py` (explicit loops under `@numba.njit`), then
