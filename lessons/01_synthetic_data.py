@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import mmoe_np as mn
+from mmoe_np import findings, stats
 from mmoe_np.lesson_utils import pick, savefig
 
 rng = np.random.default_rng(0)   # every random draw in this lesson comes from here
@@ -91,14 +92,26 @@ ax.grid(alpha=0.3)
 savefig(fig, "01_label_correlation.png")
 
 # %% [markdown]
-# **Reading the figure.** The label correlation rises with the cosine but stays well below
-# it for |p| < 1: the sinusoids add variance that the two tasks do not share unless
-# $w_1 = w_2$. At p = 1 the tasks differ only by the noise, so the correlation is ~1. At
-# p = -1 it is far from -1: $\sin(-\alpha s + \beta)$ is not $-\sin(\alpha s + \beta)$, so the
-# non-linear parts do not flip sign with the linear ones (the paper plots p >= 0 only). The
-# error bars are wide because each trial draws new `alpha`, `beta`: the shape of the
-# non-linearity matters as much as `p`.
-#
+# ## Reading the figure
+# Compare the dots with the dotted diagonal, where the label correlation would equal the
+# cosine. Why they can differ: the sinusoids add variance that the two tasks do not share
+# unless $w_1 = w_2$, so for |p| < 1 they pull the label correlation towards 0. At p = 1 the
+# tasks differ only by the noise. At p = -1 the linear parts flip sign but the non-linear
+# ones do not: $\sin(-\alpha s + \beta)$ is not $-\sin(\alpha s + \beta)$ (the paper plots
+# p >= 0 only). The error bars are the spread over trials, and each trial draws new `alpha`,
+# `beta`: the shape of the non-linearity matters as much as `p`. Below, for two cosines, the
+# ratio of the label correlation to the cosine, averaged over the trials with its 95% t
+# interval (`mmoe_np.stats`): below 1 means the labels are less correlated than the weights.
+
+# %%
+for target in (0.5, -1.0):
+    i = int(np.argmin(np.abs(cosines - target)))
+    ratio = stats.mean_interval(corr[i] / cosines[i])               # over the trials
+    value = stats.Interval(ratio.mean, ratio.low, ratio.high, ratio.runs)
+    print(findings.interval(f"the label correlation at cosine {cosines[i]:+.1f}", value, statistic="correlation/cosine",
+                            above="is stronger than the cosine", below="is weaker than the cosine (closer to 0)"))
+
+# %% [markdown]
 # ## Exercises
 # 1. Set `m=0` (no sinusoids). Show that the label correlation is then
 #    $p\,c^2/(c^2 + \sigma^2)$ ($\sigma$ = `noise_std`): within a hair of `p` for c = 1 and

@@ -19,7 +19,7 @@ import numpy as np
 import mmoe_np as mn
 from mmoe_np import outputs
 from mmoe_np.experiments import compare
-from mmoe_np.experiments.reproduce import correlation_table, load_results, paired_table, summary_table
+from mmoe_np.experiments.reproduce import load_results
 from mmoe_np.experiments.transfer import run_jobs, single_task_losses, train_and_test, transfer
 from mmoe_np.lesson_utils import pick
 from mmoe_np.metrics import expert_similarity, gate_polarisation, pearson
@@ -61,33 +61,61 @@ def google_alpha_beta():
 
 
 # ---------------------------------------------------------------------------------- lesson 02
-def lesson02_setting():
-    data = mn.make_synthetic(n=10_000, d=100, p=0.5, seed=0)
+DATA_SEED = 8          # lessons 02, 03, 05 and 06 train on this draw: the middle of lesson 02's 20 (its table)
+
+
+def linear_share(seed):
+    """Lesson 02's measure of a draw: the share of task 1's test variance the best linear model explains."""
+    data = mn.make_synthetic(n=10_000, d=100, p=0.5, seed=seed)
+    (X, Y), (X_test, Y_test) = data.split((0.8, 0.2))
+    w, *_ = np.linalg.lstsq(np.c_[X, np.ones(len(X))], Y[:, 0], rcond=None)
+    return 1 - np.mean((np.c_[X_test, np.ones(len(X_test))] @ w - Y_test[:, 0]) ** 2) / Y_test[:, 0].var()
+
+
+def lesson02_setting(seed=DATA_SEED):
+    data = mn.make_synthetic(n=10_000, d=100, p=0.5, seed=seed)
     (X, Y), (X_test, Y_test) = data.split((0.8, 0.2))
     return X, Y[:, :1], X_test, Y_test[:, :1]
+
+
+def sgd_loop(X, y, X_test, y_test, lr, steps, record=()):
+    """Lesson 02's loop; returns the test MSE at the steps in ``record`` and at the end, or the step it diverged."""
+    rng = np.random.default_rng(0)
+    model = mn.SingleTask(n_features=100, hidden_units=16, tower_units=8, seed=0, backend="numba")
+    opt, curve = mn.SGD(lr=lr), {}
+    for step in range(steps):
+        idx = rng.integers(0, len(X), 128)
+        preds, cache = model.forward(X[idx])
+        loss, dpred = mn.losses.mse(preds[0], y[idx])
+        if not np.isfinite(loss) or loss > 1e6:
+            return f"diverged at step {step} (minibatch loss {loss:.3g})"
+        opt.step(model.params, model.backward(cache, [dpred]))
+        if step in record or step == steps - 1:
+            curve[step] = mn.losses.mse(model.predict(X_test)[0], y_test)[0]
+    return curve
 
 
 @answer("02.3")
 def sgd_learning_rates():
     X, y, X_test, y_test = lesson02_setting()
+    steps = pick(3000, 300)
     for lr in (0.5, 0.05, 0.005):
-        rng = np.random.default_rng(0)
-        model = mn.SingleTask(n_features=100, hidden_units=16, tower_units=8, seed=0, backend="numba")
-        opt, result = mn.SGD(lr=lr), None
-        for step in range(pick(3000, 300)):
-            idx = rng.integers(0, len(X), 128)
-            preds, cache = model.forward(X[idx])
-            loss, dpred = mn.losses.mse(preds[0], y[idx])
-            if not np.isfinite(loss) or loss > 1e6:
-                result = f"diverged at step {step} (minibatch loss {loss:.3g})"
-                break
-            opt.step(model.params, model.backward(cache, [dpred]))
-            if step == 299:
-                early = mn.losses.mse(model.predict(X_test)[0], y_test)[0]
-        if result is None:
-            result = (f"test MSE {early:.3f} after 300 steps, {mn.losses.mse(model.predict(X_test)[0], y_test)[0]:.3f} "
-                      "at the end")
+        curve = sgd_loop(X, y, X_test, y_test, lr, steps, record=(299,))
+        result = curve if isinstance(curve, str) else (f"test MSE {curve[299]:.3f} after 300 steps, "
+                                                       f"{curve[steps - 1]:.3f} at the end")
         print(f"SGD lr {lr:g}: {result} (label variance {y_test.var():.3f})")
+
+
+@answer("02.4")
+def smallest_linear_share():
+    shares = {seed: linear_share(seed) for seed in range(20)}
+    seed = min(shares, key=shares.get)
+    X, y, X_test, y_test = lesson02_setting(seed)
+    w, *_ = np.linalg.lstsq(np.c_[X, np.ones(len(X))], y, rcond=None)
+    linear = mn.losses.mse(np.c_[X_test, np.ones(len(X_test))] @ w, y_test)[0]
+    curve = sgd_loop(X, y, X_test, y_test, 0.05, pick(3000, 300), record=range(0, 3000, 100))
+    print(f"seed {seed} (linear share {shares[seed]:.1%}): label variance {y_test.var():.3f}, best linear "
+          f"model {linear:.3f}; test MSE every 100 steps: " + ", ".join(f"{v:.3f}" for v in curve.values()))
 
 
 # ---------------------------------------------------------------------------------- lesson 03
@@ -98,16 +126,16 @@ def adam_without_momentum():
         for beta1 in (0.9, 0.0):
             model = mn.SingleTask(n_features=100, hidden_units=16, seed=0, backend="numba")
             history = mn.fit(model, X, y, X_val=X_val, Y_val=y_val, optimizer=mn.Adam(lr=lr, beta1=beta1),
-                             steps=pick(3000, 300), eval_every=pick(300, 100), progress=False, seed=0)
+                             steps=pick(3000, 300), eval_every=pick(100, 10), progress=False, seed=0)
             _, _, val = history.as_arrays()
-            print(f"Adam lr {lr:g}, beta1 {beta1}: validation MSE {val[0, 0]:.4f} after {pick(300, 100)} steps, "
+            print(f"Adam lr {lr:g}, beta1 {beta1}: validation MSE {val[1, 0]:.4f} after {pick(200, 20)} steps, "
                   f"{val[-1, 0]:.4f} at the end, worst rise between evaluations {np.max(np.diff(val[:, 0])):+.4f}")
 
 
 @answer("03.5")
 def early_stopping_with_all_rows():
     X, y, X_val, y_val = lesson02_setting()
-    for n in (300, len(X)):
+    for n in (1000, len(X)):
         best = {"loss": np.inf, "step": 0, "since": 0}
 
         def keep_best(step, model, history, patience=3):
@@ -119,25 +147,59 @@ def early_stopping_with_all_rows():
             return best["since"] >= patience
 
         model = mn.SingleTask(n_features=100, hidden_units=16, seed=0, backend="numba")
-        history = mn.fit(model, X[:n], y[:n], X_val=X_val, Y_val=y_val, optimizer=mn.Adam(lr=1e-2),
-                         steps=pick(3000, 600), eval_every=50, on_eval=keep_best, progress=False)
+        history = mn.fit(model, X[:n], y[:n], X_val=X_val, Y_val=y_val, optimizer=mn.Adam(lr=1e-3),
+                         steps=pick(10_000, 600), eval_every=50, on_eval=keep_best, progress=False)
         stopped = history.step[-1]
-        print(f"{n} training rows: best validation loss {best['loss']:.4f} at step {best['step']}; "
+        print(f"{n} training rows: best validation loss {best['loss']:.4f} at step {best['step']} (label variance "
+              f"{y_val.var():.3f}); "
               + (f"stopped at step {stopped}" if best["since"] >= 3 else f"never stopped early ({stopped} steps)"))
 
 
+@answer("03.6")
+def small_rate_with_more_steps():
+    X, y, X_val, y_val = lesson02_setting()
+    steps = pick(10_000, 300)
+    final = {}
+    for lr in (1e-3, 1e-2):
+        model = mn.SingleTask(n_features=100, hidden_units=16, seed=list(range(pick(4, 2))), backend="numba")
+        history = mn.fit(model, X, y, X_val=X_val, Y_val=y_val, optimizer=mn.Adam(lr=lr), steps=steps,
+                         eval_every=pick(1000, 100), progress=False, seed=0)
+        s, _, val = history.as_arrays()                                    # val: (evaluations, seeds, 1)
+        final[lr] = val[-1, :, 0]
+        print(f"Adam lr {lr:g}, init seeds 0-{len(final[lr]) - 1}: validation MSE after {s[2]} steps "
+              f"{val[2, :, 0].round(4)}, after {s[-1]} {final[lr].round(4)}")
+    r = paired_ratio(final[1e-3], final[1e-2])
+    print(f"after {steps} steps, lr 1e-3 / lr 1e-2, paired by seed: {r.ratio} ({r.verdict()})")
+
+
 # ---------------------------------------------------------------------------------- lesson 04
-FIG3 = dict(models=("shared_bottom",), lr=1e-3, progress=False)
+def lesson04_runs(bottom_units, runs=None, steps=None):
+    """Lesson 04's experiment: R paired runs at correlations (1.0, 0.9, 0.5), fresh data every step.
+    Returns the final test losses (R, 3) and the number of steps."""
+    R, steps = runs or pick(30, 3), steps or pick(2000, 200)
+    stream = mn.SyntheticRuns(list(range(R)), (1.0, 0.9, 0.5), n_val=100, n_test=2000)
+    init = np.repeat(10_000 + np.arange(R)[:, None], 3, axis=1)
+    model = mn.SharedBottom(n_features=100, bottom_units=bottom_units, tower_units=8, seed=init, backend="numba")
+    history = mn.fit(model, stream, optimizer=mn.Adam(lr=1e-3), steps=steps, eval_every=steps,
+                     X_val=stream.test[0], Y_val=stream.test[1], progress=False)
+    return history.as_arrays()[2][-1].mean(axis=-1), steps
 
 
 @answer("04.1")
 def wide_bottom():
     for units in (16, 113):
-        result = compare.run(sizes={"shared_bottom": {"bottom_units": units}}, runs=pick(20, 3),
-                             steps=pick(8000, 300), eval_every=pick(250, 100), **FIG3)
-        print(f"bottom of {units}, {result['final'].shape[1]} runs:\n{correlation_table(result)}")
-    study = load_results(outputs.default("results/reproduce"))
-    print(f"the 200-run study (bottom of 113, Fig. 4):\n{correlation_table(study)}")
+        final, steps = lesson04_runs(units)
+        r = paired_ratio(final[:, 2], final[:, 0])
+        print(f"bottom of {units}, {len(final)} runs, {steps} steps: L(0.5)/L(1.0) {r.ratio} ({r.verdict()}, higher "
+              f"at 0.5 in {1 - r.wins:.0%} of runs)")
+    for folder, units in (("results/reproduce/fig3", 16), ("results/reproduce", 113)):
+        study = np.load(outputs.default(folder) / "sweep.npz")
+        at = [round(float(p), 6) for p in study["correlations"]]
+        model = [str(m) for m in study["models"]].index("shared_bottom")
+        for e in sorted({int(np.abs(study["steps"] - pick(2000, 200)).argmin()), len(study["steps"]) - 1}):
+            curves = study["curves"][:, :, model, e]
+            r = paired_ratio(curves[at.index(0.5)], curves[at.index(1.0)])
+            print(f"the 200-run study, bottom of {units}, after {study['steps'][e]} steps: L(0.5)/L(1.0) {r.ratio}")
 
 
 @answer("04.2")
@@ -168,7 +230,7 @@ def task_weights_zero():
 # ---------------------------------------------------------------------------------- lesson 05
 @answer("05.3")
 def zero_gate_kernel():
-    data = mn.make_synthetic(n=10_000, d=100, p=0.5, seed=0)
+    data = mn.make_synthetic(n=10_000, d=100, p=0.5, seed=DATA_SEED)
     (X, Y), (X_test, Y_test) = data.split((0.8, 0.2))
     for start in ("Glorot gate", "zero gate kernel"):
         model = mn.OMoE(n_features=100, n_experts=8, expert_units=16, seed=0, backend="numba")
@@ -185,43 +247,53 @@ def zero_gate_kernel():
 # ---------------------------------------------------------------------------------- lesson 06
 @answer("06.2")
 def gate_distance_over_seeds():
-    seeds = list(range(pick(5, 2)))
+    seeds = list(range(pick(5, 2)))                   # seed s: data draw s and initialisation s
     for p in (1.0, 0.9, 0.5):
-        sets = [mn.make_synthetic(n=10_000, p=p, seed=1 + s) for s in seeds]
+        sets = [mn.make_synthetic(n=10_000, p=p, seed=s) for s in seeds]
         X, Y = np.stack([s.X[:8000] for s in sets]), np.stack([s.Y[:8000] for s in sets])
         X_test = np.stack([s.X[8000:] for s in sets])
-        model = mn.MMoE(n_features=100, n_experts=8, expert_units=16, seed=[2 + s for s in seeds], backend="numba")
-        mn.fit(model, X, Y, optimizer=mn.Adam(lr=1e-2), steps=pick(4000, 300), seed=seeds, progress=False,
-               eval_every=pick(4000, 300))
+        model = mn.MMoE(n_features=100, n_experts=8, expert_units=16, seed=seeds, backend="numba")
+        mn.fit(model, X, Y, optimizer=mn.Adam(lr=1e-2), steps=pick(3000, 300), seed=seeds, progress=False,
+               eval_every=pick(3000, 300))
         usage = model.gates(X_test).mean(axis=-2)                                    # (runs, K, E)
         tv = 0.5 * np.abs(usage[:, 0] - usage[:, 1]).sum(-1)
         print(f"correlation {p}: gate distance per seed {tv.round(3)}, mean {tv.mean():.3f}")
 
 
 # ---------------------------------------------------------------------------------- lesson 07
+LESSON07 = dict(seed=1, progress=False)               # the lesson's master seed: runs apart from the study's
+
+
+def paired_lines(result):
+    """Lesson 07's comparisons as findings (each pair of models at each correlation, each model at 0.5 / 1.0)."""
+    return "\n".join(compare.result_sentences(result))
+
+
 @answer("07.1")
 def thirty_runs():
     for runs in pick((12, 30), (3,)):
-        result = compare.run(runs=runs, steps=pick(None, 300), progress=False)
-        print(f"{runs} runs:\n{paired_table(result)}\n{correlation_table(result)}")
+        result = compare.run(runs=runs, steps=pick(None, 300), **LESSON07)
+        print(f"{runs} runs:\n{paired_lines(result)}")
 
 
 @answer("07.2")
 def double_bottom():
-    result = compare.run(sizes={"shared_bottom": {"bottom_units": 226}}, runs=pick(12, 2), steps=pick(None, 300),
-                         progress=False)
+    result = compare.run(sizes={"shared_bottom": {"bottom_units": 226}}, runs=pick(12, 3), steps=pick(None, 300),
+                         **LESSON07)
     sizes = {name: mn.SharedBottom(n_features=100, bottom_units=226).n_params if name == "shared_bottom" else
              mn.MMoE(n_features=100).n_params for name in ("shared_bottom", "mmoe")}
     print(f"Shared-Bottom of 226 ({sizes['shared_bottom']:,} parameters) vs MMoE ({sizes['mmoe']:,}):")
-    print(summary_table(result))
-    print(paired_table(result))
+    final = result["final"]
+    for i, p in enumerate(result["correlations"]):
+        print(f"correlation {p:g}: geometric mean final test loss "
+              + ", ".join(f"{m} {np.exp(np.log(final[i, :, j]).mean()):.4f}" for j, m in enumerate(result["models"])))
+    print(paired_lines(result))
 
 
 @answer("07.3")
 def single_task_baselines():
-    result = compare.run(models=("single_task", "shared_bottom", "omoe", "mmoe"), runs=pick(12, 2),
-                         steps=pick(None, 300), progress=False)
-    print(summary_table(result))
+    result = compare.run(models=("single_task", "shared_bottom", "omoe", "mmoe"), runs=pick(12, 3),
+                         steps=pick(None, 300), **LESSON07)
     names = [str(m) for m in result["models"]]
     for other in ("shared_bottom", "omoe", "mmoe"):
         cells = [f"{p:g}: {paired_ratio(result['final'][i, :, names.index(other)], result['final'][i, :, 0]).ratio}"

@@ -2,6 +2,17 @@ r"""Numerical gradients and the relative error used by tests, lessons and exerci
 
 Central differences: :math:`\partial f/\partial x_i \approx (f(x + h e_i) - f(x - h e_i)) / 2h`,
 error :math:`O(h^2)`; in float64 with ``h = 1e-6`` that is ~1e-10 relative.
+
+**Perturb the parameter itself, never a copy.** A model keeps its weights in one flat buffer
+and ``model.params[name]`` is a view into it (:mod:`mmoe_np.params`); some views are strided
+(``MMoE``'s ``expert_kernel`` and ``gate_kernel``). On a strided view, ``v.reshape(-1)``,
+``v.ravel()`` and ``np.ascontiguousarray(v)`` silently return a **copy**: nudging the copy
+changes nothing the model reads, and the numerical gradient comes out exactly 0. Write through
+the view instead -- index assignment ``v[idx] = old + h`` (what :func:`numerical_gradient`
+does), ``for x in np.nditer(v, op_flags=["readwrite"]): x[...] = ...``, or ``v.flat[i] = ...``
+-- and pass :func:`numerical_gradient` the parameter array itself (``model.params[name]``).
+``np.shares_memory(v, model.params[name])`` tells whether an array is the model's. Lesson 02
+shows the trap.
 """
 from __future__ import annotations
 
@@ -29,7 +40,9 @@ def rel_error(a, b) -> float:
 def numerical_gradient(f, x, h=1e-6, indices=None):
     """Gradient of the scalar function ``f()`` with respect to the array ``x``, changed in place.
 
-    ``f`` takes no argument and reads ``x``; each entry is nudged by +-h and restored.
+    ``f`` takes no argument and reads ``x``; each entry is nudged by +-h (by index assignment,
+    so a view -- e.g. ``model.params[name]`` -- is nudged where the model reads it) and restored.
+    ``x`` must be the array ``f`` reads, not a copy of it: see the module docstring.
     Returns an array of the shape of ``x``; with ``indices`` (a list of index tuples) only
     those entries are estimated and the others are NaN.
     """

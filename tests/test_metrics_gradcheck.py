@@ -42,6 +42,34 @@ def test_numerical_gradient_of_a_known_function():
     np.testing.assert_allclose(g, 3 * x**2, rtol=1e-8)
 
 
+def test_numerical_gradient_nudges_a_strided_parameter_view_where_the_model_reads_it():
+    """The params trap (lesson 02, gradcheck's docstring): MMoE's expert_kernel is a strided view into
+    the model's one buffer, so v.reshape(-1) is a copy and a check through it sees a gradient of 0;
+    numerical_gradient, given the view itself, writes through it and agrees with backward."""
+    import mmoe_np as mn
+    rng = np.random.default_rng(0)
+    model = mn.MMoE(n_features=3, n_experts=2, expert_units=2, tower_units=2, seed=0)
+    v = model.params["expert_kernel"]
+    assert not v.flags.c_contiguous and not np.shares_memory(v, v.reshape(-1))
+    X, dout = rng.standard_normal((16, 3)), rng.standard_normal((16, 1))
+
+    def f():
+        return float(np.sum(model.forward(X)[0][0] * dout))
+
+    preds, cache = model.forward(X)
+    analytic = model.backward(cache, [dout, 0 * dout])["expert_kernel"]
+    assert np.abs(analytic).max() > 0
+    copy = v.reshape(-1)
+    through_copy = gradcheck.numerical_gradient(f, copy)
+    assert np.all(through_copy == 0)                                    # the trap: the model never saw the nudge
+    gradcheck.compare("expert_kernel", analytic, gradcheck.numerical_gradient(f, v))
+    before = model.params.flat.copy()
+    for x in np.nditer(v, op_flags=["readwrite"]):                      # the documented idioms write through
+        x[...] = x + 1.0
+    v.flat[0] = v.flat[0] + 1.0
+    assert np.count_nonzero(model.params.flat - before) == v.size
+
+
 def test_compare_message_names_parameter_index_and_both_numbers():
     with pytest.raises(gradcheck.GradientError,
                        match=r"expert_kernel: relative error .* index \(1,\): analytic 5, numerical 2"):
