@@ -68,6 +68,8 @@ FINDINGS_REQUIRED = {
     "04_shared_bottom": {"paired"},
     "07_side_by_side": {"paired"},
     "14_trainability": {"paired"},
+    # lessons 09-15 (issue 18, second half of the course)
+    "09_census_income": {"share", "paired"},
 }
 
 
