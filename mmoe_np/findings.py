@@ -64,6 +64,17 @@ def _num(x: float) -> str:
     return f"{x:#.3g}".rstrip(".")
 
 
+def _num_beside(x: float, edges) -> str:
+    """``x`` as :func:`_num` prints it, with more decimals where needed to show on which side of each of
+    ``edges`` it lies (1.2494 next to a margin of 1.25 prints as 1.249, never as "1.25")."""
+    text = _num(x)
+    for decimals in range(3, 9):
+        if np.isnan(x) or all((float(text) < e) == (x < e) and (float(text) > e) == (x > e) for e in edges):
+            return text
+        text = f"{x:.{decimals}f}"
+    return text
+
+
 def _interval_text(iv: Interval) -> str:
     return f"{_num(iv.estimate)} [{_num(iv.low)}, {_num(iv.high)}]"
 
@@ -152,7 +163,9 @@ def within(subject: str, value: Interval, *, margin: float, statistic: str = "ra
         raise ValueError(f"margin must be a factor above 1 (the ratio allowed either way), got {margin!r}")
     band = f"[{_num(1 / margin)}, {_num(margin)}]"
     runs = f", {value.runs} runs" if value.runs else ""
-    numbers = f"{statistic} {_interval_text(value)}, 95% interval{runs}"
+    edges = (float(_num(1 / margin)), float(_num(margin)))           # the margin as printed
+    shown = [_num_beside(x, edges) for x in (value.estimate, value.low, value.high)]
+    numbers = f"{statistic} {shown[0]} [{shown[1]}, {shown[2]}], 95% interval{runs}"
     if value.too_few:
         return Finding("within", "too few runs",
                        f"{MARK} too few runs ({value.runs}) to tell whether {subject} are within a factor {margin:g} "

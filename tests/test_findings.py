@@ -119,3 +119,11 @@ def test_within_with_too_few_runs_and_a_bad_margin():
 def test_the_reader_catches_equivalence_sentences_that_contradict_their_numbers(forged):
     with pytest.raises(BadFinding):
         check(forged)
+
+
+def test_within_prints_numbers_next_to_the_margin_on_their_own_side():
+    """1.2494 beside a margin of 1.25 must not print as '1.25' (the reader, and a student, could not tell the side)."""
+    f = findings.within("A and B", stats.Interval(1.58, 1.2494, 1.89, 200), margin=1.25)
+    assert "[1.249, 1.89]" in f.text and f.outcome == "cannot tell" and check(f.text) == "within"
+    f = findings.within("A and B", stats.Interval(1.58, 1.2504, 1.89, 200), margin=1.25)
+    assert "[1.2504, 1.89]" in f.text and f.outcome == "outside" and check(f.text) == "within"
