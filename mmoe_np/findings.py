@@ -83,8 +83,12 @@ def paired(a: str, b: str, result: PairedRatio, *, ratio: str, where: str = "") 
     """Compare ``a`` with ``b`` over paired runs (``result = stats.paired_ratio(a_values, b_values)``).
 
     ``a`` and ``b`` are noun phrases ("MMoE's test loss", "Shared-Bottom's"), ``ratio`` names the
-    ratio ("MMoE/Shared-Bottom"), ``where`` places the comparison (" at correlation 0.5").
+    ratio in one word ("MMoE/Shared-Bottom": no spaces), ``where`` places the comparison (" at
+    correlation 0.5").
     """
+    if not ratio or any(c.isspace() for c in ratio):
+        raise ValueError(f"ratio must name the ratio without spaces (it is printed as one word before its numbers, "
+                         f"e.g. 'MMoE/Shared-Bottom'), got {ratio!r}")
     iv, n = result.ratio, result.runs
     numbers = f"ratio {ratio} {_interval_text(iv)}, 95% t interval, {n} paired runs"
     if result.too_few:
