@@ -138,7 +138,7 @@ for i, s in enumerate(TRAIN_SHIFTS):
 print(f"\nEvery shift together ({loss['single-task'].size} paired runs):")
 for name in MODELS:
     print(findings.paired(f"{name}'s test loss", "the single-task nets'",
-                          stats.paired_ratio(loss[name].ravel(), loss["single-task"].ravel()), ratio=f"{name}/single"))
+                          stats.paired_ratio(loss[name].ravel(), loss["single-task"].ravel()), ratio=f"{name.replace(' ', '-')}/single"))
 print(findings.paired("MMoE 4x32's test loss", "MMoE 4x8's",
                       stats.paired_ratio(loss["MMoE 4x32"].ravel(), loss["MMoE 4x8"].ravel()), ratio="4x32/4x8"))
 print(findings.paired("MMoE 4x32's test loss", "Shared-Bottom's",

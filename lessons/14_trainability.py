@@ -167,10 +167,10 @@ for other in ("shared_bottom", "omoe"):
 
 # %% [markdown]
 # ## A small live sweep: what 20 runs can show
-# The same protocol at a scale that runs in about a minute: Shared-Bottom and MMoE at
+# The same protocol at a scale that runs in a minute or two: Shared-Bottom and MMoE at
 # correlation 0.5, 20 paired runs -- the fewest for which a ratio of spreads gets a bootstrap
 # interval -- with fewer steps than the study (both printed below), so the live losses are
-# higher than the study's and only the *widths* of the intervals are comparable. `compare.run`
+# not the study's: only the *widths* of the intervals are comparable. `compare.run`
 # is the engine of `python -m mmoe_np compare`: it trains all runs of a model at once on the
 # run axis (lesson 08), each run with its own data stream, at the learning rates the study chose.
 

@@ -201,7 +201,7 @@ print(findings.paired("the symmetric start's expert distance (1 - cosine) after 
                       stats.paired_ratio(1 - s["similar"].ravel(), 1 - g["similar"].ravel()), ratio="symmetric/Glorot"))
 for name, r in (("symmetric", s), ("gate dropout", d)):
     print(findings.paired(f"the {name} variant's test loss", "Glorot's",
-                          stats.paired_ratio(r["loss"].ravel(), g["loss"].ravel()), ratio=f"{name}/Glorot"))
+                          stats.paired_ratio(r["loss"].ravel(), g["loss"].ravel()), ratio=f"{name.replace(' ', '-')}/Glorot"))
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
