@@ -60,7 +60,7 @@ for name, w in weights.items():
     print(findings.versus(f"task 3's weight under the {name}", w[2], "the clean tasks' mean weight", w[:2].mean()))
 
 # %% [markdown]
-# Why is the noisy task's θ the longest? Noise adds $X^\top\epsilon/n$ to the signal: a random
+# Why would a noisy task's θ be long? Noise adds $X^\top\epsilon/n$ to the signal: a random
 # vector of length about $\sigma\sqrt{d/n}$, printed above next to the lengths. So the rule
 # as written -- a weight that grows with the length of θ's projection -- rewards a noisy
 # task; the findings say what it did to these three tasks. Normalizing first removes length
