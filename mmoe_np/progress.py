@@ -19,10 +19,10 @@ def enabled(requested: bool = True) -> bool:
 
 
 def _tqdm_class():
-    from tqdm.auto import tqdm as auto
     from tqdm.std import tqdm as text
-    if auto is text or importlib.util.find_spec("ipywidgets") is None:
-        return text
+    if importlib.util.find_spec("ipywidgets") is None:
+        return text                          # importing tqdm.auto without ipywidgets warns "IProgress not found"
+    from tqdm.auto import tqdm as auto
     return auto
 
 
