@@ -6,6 +6,11 @@
     python3 run.py lessons      # run every lesson in order and regenerate figures/
     python3 run.py bench        # kernel, training-step and sweep benchmarks
     python3 run.py notebooks    # execute every lesson as notebooks/NN_topic.ipynb (full settings)
+    python3 run.py lab          # a student's start: JupyterLab on notebooks/ (installs it into .venv)
+    python3 run.py check FILE   # check an exercise: python3 run.py check lessons/exercises/ex02_dense_backward.py
+    python3 run.py site         # the course as a static site in site/ (prints the path of its index.html)
+    python3 run.py gpu-check    # on an NVIDIA GPU: CUDA tests, kernels vs cuBLAS, steps vs PyTorch (< 8 min)
+    python3 run.py student-release DIR   # the copy to hand out: blank exercises, no solutions
 
 Extra arguments go to the job: ``python3 run.py compare --runs 5``, ``python3 run.py test -k gate``.
 Needs only Python >= 3.10 with the standard library (venv, pip) and access to PyPI.
@@ -27,6 +32,17 @@ JOBS = {     # job: (commands, extras); extra arguments go to the last command
     "lessons": ([[str(PYTHON), "lessons/run_all.py"]], ""),
     "bench": ([[str(PYTHON), "benchmarks/bench_all.py"]], "[bench]"),
     "notebooks": ([[str(PYTHON), "lessons/make_notebooks.py"]], "[notebooks]"),
+    # JupyterLab at the repository's root (the exercises are in lessons/), its file browser on notebooks/;
+    # jupytext's server extension off, so saving a notebook does not write a paired .py beside it
+    "lab": ([[str(PYTHON), "-m", "jupyter", "lab", "--LabApp.default_url=/lab/tree/notebooks",
+              "--ServerApp.jpserver_extensions=jupyterlab_jupytext=False"]], "[lab]"),
+    "check": ([[str(PYTHON), "-m", "mmoe_np.check"]], ""),
+    "site": ([[str(PYTHON), "docs/build_site.py"]], "[site]"),
+    # gpu-check: CuPy and PyTorch's CUDA build (gigabytes) are installed only once a GPU is seen
+    "gpu-check": ([[str(PYTHON), "benchmarks/gpu_check.py", "--detect"],
+                   [str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[gpucheck]"],
+                   [str(PYTHON), "benchmarks/gpu_check.py"]], "[test,cuda]"),
+    "student-release": ([[str(PYTHON), "lessons/exercises/make_release.py"]], ""),
 }
 
 

@@ -1,8 +1,9 @@
-"""Sweep throughput against the machine's float64 FLOP limit, measured in the same run.
+"""Sweep throughput against the machine's FLOP limit in the same arithmetic, measured in the same run.
 
     python benchmarks/bench_sweep.py [--runs 40] [--steps 400] [--dtypes float64 float32] [--jobs 2]
 
-- The limit: a large square float64 matrix product on all cores (the best of 5), in GFLOP/s.
+- The limits: a large square matrix product (3000 x 3000) on all cores, in float64 and in float32
+  (the best of 5 each), in GFLOP/s -- the fastest the machine multiplies in that arithmetic.
 - A sweep: the paper's three models (Shared-Bottom 113, OMoE and MMoE with 8 experts of 16) at
   three correlations, streamed data, batch 128, on ``--jobs`` processes (the engine of
   ``reproduce``). Throughput in model-steps/s, where a model-step is one Adam step of one
@@ -29,10 +30,10 @@ from mmoe_np.experiments.sweep import SweepConfig, run_sweep  # noqa: E402
 FLOP_PER_MODEL_STEP = 6 * 128 * 14_000
 
 
-def gemm_limit(n=3000, repeats=5):
-    """GFLOP/s of a square float64 product ``n x n x n`` on all cores (best of ``repeats``)."""
+def gemm_limit(n=3000, repeats=5, dtype="float64"):
+    """GFLOP/s of a square product ``n x n x n`` in ``dtype`` on all cores (best of ``repeats``)."""
     rng = np.random.default_rng(0)
-    A, B = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    A, B = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
     A @ B
     best = min(_timed(lambda: A @ B) for _ in range(repeats))
     return 2 * n ** 3 / best / 1e9
@@ -63,14 +64,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print("# Sweep throughput\n")
     print(machine_description() + "\n")
-    limit = gemm_limit()
-    rows = [["float64 square GEMM (the limit)", "-", f"{limit:.1f}", "1.00"]]
+    limits = {dtype: gemm_limit(dtype=dtype) for dtype in args.dtypes}
+    rows = [[f"{dtype} square GEMM (the limit)", "-", f"{limits[dtype]:.1f}", "1.00"] for dtype in args.dtypes]
     for dtype in args.dtypes:
         rate, seconds = sweep_rate(args.runs, args.steps, dtype, args.jobs)
         gflops = rate * FLOP_PER_MODEL_STEP / 1e9
         rows.append([f"sweep, {dtype} ({args.runs} runs x 9 models x {args.steps} steps, {seconds:.0f} s)",
-                     f"{rate:,.0f}", f"{gflops:.1f}", f"{gflops / limit:.2f}"])
-    print(markdown_table(["what", "model-steps/s", "GFLOP/s (counted)", "fraction of the float64 limit"], rows))
+                     f"{rate:,.0f}", f"{gflops:.1f}", f"{gflops / limits[dtype]:.2f} of the {dtype} limit"])
+    print(markdown_table(["what", "model-steps/s", "GFLOP/s (counted)", "fraction of the limit (same dtype)"], rows))
 
 
 if __name__ == "__main__":

@@ -214,3 +214,6 @@ print(findings.paired("the tuned Shared-Bottom's test loss", "the tuned single-t
 #    capacity knob in the same way?
 # 3. Compute the transfer of each task separately (do not average over the last axis).
 #    Is the transfer symmetric between the two tasks?
+# 4. Checkable: measure transfer, for losses and for AUC (with your `roc_auc` of ex09), in
+#    `lessons/exercises/ex10_transfer.py`, then
+#    `python -m mmoe_np.check lessons/exercises/ex10_transfer.py`.

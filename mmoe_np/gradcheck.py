@@ -91,12 +91,17 @@ def model_loss_and_grads(model, X, targets, loss):
     return total, model.backward(cache, dpreds)
 
 
-def check_model(model, X, targets, loss=None, h=1e-6, tol=1e-6, max_entries=None, seed=0):
+def check_model(model, X, targets, loss=None, h=1e-6, tol=1e-6, max_entries=None, seed=0, differences_on=None):
     """Check every parameter of ``model`` against central differences.
 
     ``targets``: list of K arrays (B, out_units); ``loss`` defaults to a random linear
     projection of the outputs (no kinks, every output matters). ``max_entries``: check at
     most this many random entries of each parameter (a sparse check for slow backends).
+    ``differences_on``: another model with the same parameters (e.g. the same model on the
+    NumPy backend) whose forward gives the central differences, when ``model``'s own forward
+    is too slow to run twice per entry (the CUDA simulator): ``model``'s loss must first equal
+    its loss within 1e-10 relative, so both compute one function; ``model``'s gradients are
+    then checked, every entry, against that function's differences.
     Returns ``{param name: relative error}``; raises GradientError on the first failure.
     """
     if loss is None:
@@ -108,15 +113,23 @@ def check_model(model, X, targets, loss=None, h=1e-6, tol=1e-6, max_entries=None
         targets = weights
     else:
         loss_fn = loss
-    _, grads = model_loss_and_grads(model, X, targets, loss_fn)
+    value, grads = model_loss_and_grads(model, X, targets, loss_fn)
+    numeric_model = model if differences_on is None else differences_on
+    if differences_on is not None:
+        for name, p in model.params.items():
+            if not np.array_equal(differences_on.params[name], p):
+                raise ValueError(f"differences_on must hold the parameters of model; {name!r} differs")
+        other = model_loss_and_grads(differences_on, X, targets, loss_fn)[0]
+        compare("loss (model against differences_on)", np.float64(value), np.float64(other), 1e-10,
+                labels=("model", "differences_on"))
     errors = {}
     pick = np.random.default_rng(seed)
-    for name, p in model.params.items():
+    for name, p in numeric_model.params.items():
         indices = None
         if max_entries is not None and p.size > max_entries:
             flat = pick.choice(p.size, size=max_entries, replace=False)
             indices = [np.unravel_index(i, p.shape) for i in flat]
-        numeric = numerical_gradient(lambda: model_loss_and_grads(model, X, targets, loss_fn)[0],
+        numeric = numerical_gradient(lambda: model_loss_and_grads(numeric_model, X, targets, loss_fn)[0],
                                      p, h, indices)
         errors[name] = compare(name, grads[name], numeric, tol)
     return errors

@@ -9,7 +9,10 @@ moves arrays itself. Every backend has the same functions with the same signatur
 - the steps a fast backend fuses, each with its NumPy version in :mod:`.reference` as the
   oracle: ``experts_and_gates_forward/backward`` (MMoE's experts and gates from one product),
   ``dense_relu_forward/backward`` (Shared-Bottom's layer), ``towers_forward/backward``,
-  ``softmax_gate_forward/backward``.
+  ``softmax_gate_forward/backward``;
+- optionally ``fused_training(model, loss_fns, weights)``: a whole step's losses and gradients in
+  one fused pass (numba: :mod:`.cpu_step`), whose oracle is the readable path itself
+  (``forward``, the losses, ``backward``); :class:`mmoe_np.train.Trainer` uses it where it applies.
 
 The numba and CUDA modules are imported only when asked for, so ``import mmoe_np`` does not
 import numba, and ``NUMBA_ENABLE_CUDASIM`` can still be set before numba.cuda is first imported.
@@ -35,6 +38,8 @@ class Backend:
         self.module = importlib.import_module(f"{__name__}.{BACKENDS[name]}")
         for fn in KERNEL_NAMES + FUSED_NAMES:
             setattr(self, fn, getattr(self.module, fn))
+        # optional: a whole training step fused (forward, losses, backward); None where a backend has none
+        self.fused_training = getattr(self.module, "fused_training", None)
 
     def to_host(self, A):
         """``A`` as a NumPy array (a device array is copied back)."""

@@ -1,27 +1,8 @@
-r"""The kernel contract on an NVIDIA GPU with numba.cuda (or Numba's CUDA simulator).
+r"""The kernel contract on an NVIDIA GPU with numba.cuda (or Numba's CUDA simulator): the host side.
 
-Kernels
--------
-- The experts' tensordot and both of its backward products are one tiled matrix product
-  ``C = A @ B`` with TILE x TILE blocks of A and B staged in shared memory; each thread
-  owns one cell of C. Three instances differ only in how a tile is loaded and how a cell
-  is finished:
-
-  ========================  ==================  ==========================  ====================
-  instance                  A[i, k]             B[k, j]                     C[i, j] =
-  ========================  ==================  ==========================  ====================
-  forward (B x N)           X[i, k]             W2[k, j]                    relu(acc + b[j])
-  dW (D x N)                X[k, i]             dH[k, j] * (H[k, j] > 0)    acc
-  dX (B x D)                dH[i,k]*(H[i,k]>0)  W2[j, k]                    acc
-  ========================  ==================  ==========================  ====================
-
-  (N = U*E, W2 = W.reshape(D, N)). Bias + ReLU live in the epilogue and the ReLU mask in
-  the tile loads, so neither Z nor dZ is ever written to global memory.
-- ``db``: one thread per (run, column), summing the masked dH down the batch.
-- The mixes: one thread per output cell, ``F[k,b,u]``, ``dH[b,u,e]``, ``dG[k,b,e]``.
-- **Runs**: every array carries a leading run axis (R, ...) on the device; the products
-  use the grid's z dimension for the run, the one-thread-per-cell kernels count runs in
-  their cell index. R runs are one launch.
+The kernels themselves are device code in :mod:`.cuda_device` (tiled products with fused
+epilogues, a split-K weight gradient with the bias folded in, one thread per output cell for
+the mixes, Adam). This module checks arguments, places arrays, sizes grids and launches.
 
 Where arrays live
 -----------------
@@ -29,8 +10,18 @@ The backend decides, not the model. Every function takes NumPy or device arrays.
 experts' output ``H`` and its gradient ``dH`` -- the largest arrays, read only by kernels --
 stay on the device; everything the NumPy code reads (F, dG, dW, db, dX, G) comes back to
 the host. The fused steps keep the device copy of ``X`` in their cache, so per training step
-the bus carries X, W, b, G, dF to the device and F, dG, dW, db back. Gates and towers are
-the NumPy layers, on the host.
+the bus carries X, W, b, G, dF to the device and F, dG, [dW; db] back. Gates and towers are
+the NumPy layers, on the host. Device arrays given as inputs must be C-contiguous.
+
+Launches
+--------
+Every launch goes through :func:`_launch`: a grid with an empty dimension (a batch of zero
+rows) launches nothing -- CUDA rejects it -- and :func:`record_launches` can list the
+launches with their argument types (the compile test compiles exactly those types).
+Tile and block sizes are the GPU's (16 x 16, 256) on a GPU. In the simulator, which runs each
+CUDA thread as a Python thread, the default is 4 x 4 and 32 (more tiles per product for the
+same small shapes, so partial and multi-tile loops are covered cheaply); the tests also run
+the GPU's sizes there with :func:`launch_sizes`.
 
 Like the other backends, every function checks its arguments with :mod:`.shapes` before a
 kernel runs, and NaN propagates as in NumPy.
@@ -39,14 +30,17 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 from math import prod
 from typing import NamedTuple
 
+import numba
 import numpy as np
-from numba import cuda
+from numba import cuda, types
+from numba.np import numpy_support
 
 from ..nn import layers
-from . import reference, shapes
+from . import cuda_device, reference, shapes
 
 NAME = "cuda"
 
@@ -56,18 +50,36 @@ def simulator_enabled() -> bool:
     return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 
 
-# On a GPU: 16 x 16 = 256 threads per block for the products, 256 for the one-thread-per-cell
-# kernels. The simulator runs every CUDA thread as a Python thread, so there the same kernels
-# are built with 4 x 4 tiles and 32-thread blocks (more tiles per product, so the tests still
-# cover partial tiles and multi-tile loops).
-TILE = 4 if simulator_enabled() else 16
-THREADS = 32 if simulator_enabled() else 256
+class LaunchSizes(NamedTuple):
+    tile: int        # the products' tiles are tile x tile, one thread per cell
+    threads: int     # most threads per block of the one-thread-per-cell kernels
+
+
+GPU_SIZES = LaunchSizes(cuda_device.GPU_TILE, cuda_device.GPU_THREADS)
+SIMULATOR_SIZES = LaunchSizes(4, 32)
+_sizes = SIMULATOR_SIZES if simulator_enabled() else GPU_SIZES
+TILE, THREADS = _sizes          # the sizes in use at import (kept for readers of older code)
+
+
+@contextmanager
+def launch_sizes(tile=cuda_device.GPU_TILE, threads=cuda_device.GPU_THREADS):
+    """Launch with these tile and block sizes inside the block (default: the GPU's).
+
+    For tests: the simulator's default sizes are smaller than a GPU's (see the module's
+    docstring); ``with launch_sizes():`` runs the GPU's own sizes there. Not thread-safe.
+    """
+    global _sizes
+    if int(tile) < 1 or int(threads) < 1:
+        raise ValueError(f"tile and threads must be positive, got tile={tile}, threads={threads}")
+    before, _sizes = _sizes, LaunchSizes(int(tile), int(threads))
+    try:
+        yield _sizes
+    finally:
+        _sizes = before
 
 
 def _as_numpy_dtype(dtype):
     """A numba type (float64) or a NumPy type (np.float64) as a NumPy dtype."""
-    from numba import types
-    from numba.np import numpy_support
     return numpy_support.as_dtype(dtype) if isinstance(dtype, types.Type) else np.dtype(dtype)
 
 
@@ -120,172 +132,77 @@ def require_device():
             "Use backend='numba' or 'numpy' on a machine without a GPU.")
 
 
-# ------------------------------------------------------------------ tile loads, epilogues
-@cuda.jit(device=True, inline=True)
-def _relu(v):
-    return v if (v >= 0 or v != v) else 0.0         # NaN stays NaN, -inf becomes 0 (as np.maximum)
+# ------------------------------------------------------------------------------------ launches
+class Launch(NamedTuple):
+    """One kernel launch, as :func:`record_launches` lists it."""
+
+    kernel: str
+    dtype: np.dtype
+    grid: tuple
+    block: tuple
+    types: tuple       # the numba type of each argument, as the dispatcher types it
 
 
-@cuda.jit(device=True, inline=True)
-def _masked(H, dH, r, i, j):
-    return dH[r, i, j] * (1.0 if H[r, i, j] > 0 else 0.0)
+_recording: list | None = None
 
 
-@cuda.jit(device=True, inline=True)
-def _load_x(P, Q, R, r, i, k):          # forward A: X[i, k]
-    return P[r, i, k]
+@contextmanager
+def record_launches():
+    """List every kernel launch made inside the block (skipped empty launches are not listed)."""
+    global _recording
+    before, _recording = _recording, []
+    try:
+        yield _recording
+    finally:
+        _recording = before
 
 
-@cuda.jit(device=True, inline=True)
-def _load_w(P, Q, R, r, k, j):          # forward B: W2[k, j]
-    return Q[r, k, j]
+def _numba_type(a):
+    """The type the kernel dispatcher gives argument ``a`` (device arrays of the built-in simulator
+    have no ``_numba_type_``: their type is made the way numba-cuda's simulator makes it)."""
+    if hasattr(a, "_numba_type_"):
+        return a._numba_type_
+    if _is_device(a):
+        layout = "C" if a.is_c_contiguous() else "A"
+        return types.Array(numpy_support.from_dtype(a.dtype), a.ndim, layout)
+    return numba.typeof(a)
 
 
-@cuda.jit(device=True, inline=True)
-def _finish_bias_relu(P, Q, R, r, i, j, acc):
-    return _relu(acc + R[r, j])
+def _launch(name, dtype, grid, block, *args):
+    """Launch kernel ``name`` of ``dtype``; nothing is launched when the grid is empty (zero rows)."""
+    if min(grid) == 0:
+        return
+    if _recording is not None:
+        _recording.append(Launch(name, np.dtype(dtype), tuple(grid), tuple(block),
+                                 tuple(_numba_type(a) for a in args)))
+    cuda_device.build(dtype, _sizes.tile)[name][grid, block](*args)
 
 
-@cuda.jit(device=True, inline=True)
-def _load_x_transposed(P, Q, R, r, i, k):   # dW A: X.T[i, k] = X[k, i]
-    return P[r, k, i]
+MAX_GRID_YZ = 65535      # CUDA's limit on a grid's y and z dimensions (x allows 2^31 - 1)
 
 
-@cuda.jit(device=True, inline=True)
-def _load_dz(P, Q, R, r, k, j):             # dW B: dZ[k, j], with Q = H, R = dH
-    return _masked(Q, R, r, k, j)
+def launch_product(name, dtype, P, Q, V, C, K, splits=1, chunk=None):
+    """Launch tiled product ``name`` ('forward', 'grads', 'dX'; see :mod:`.cuda_device`) into the device
+    array ``C`` (R * splits, M, N), summing over K (in ``splits`` chunks of ``chunk`` rows).
 
-
-@cuda.jit(device=True, inline=True)
-def _load_dz_rows(P, Q, R, r, i, k):        # dX A: dZ[i, k], with P = H, Q = dH
-    return _masked(P, Q, r, i, k)
-
-
-@cuda.jit(device=True, inline=True)
-def _load_w_transposed(P, Q, R, r, k, j):   # dX B: W2.T[k, j] = W2[j, k], with R = W2
-    return R[r, j, k]
-
-
-@cuda.jit(device=True, inline=True)
-def _finish_plain(P, Q, R, r, i, j, acc):
-    return acc
-
-
-def _tiled_product(load_a, load_b, finish, dtype):
-    """Build ``kernel(P, Q, R, C, K)``: ``C[r, i, j] = finish(sum_k load_a(r, i, k) * load_b(r, k, j))``.
-
-    Loop nest of one block (TILE x TILE threads, thread (ty, tx) owns C[r, row, col], r = blockIdx.z)::
-
-        for t in range(ceil(K / TILE)):
-            sA[ty, tx] = load_a(r, row, t*TILE + tx)   # each input cell read once per block
-            sB[ty, tx] = load_b(r, t*TILE + ty, col)
-            syncthreads()
-            acc += sum_i sA[ty, i] * sB[i, tx]         # from shared memory
-            syncthreads()
-        C[r, row, col] = finish(acc)                   # global memory written once
+    No checks and no copies: every argument is a C-contiguous device array of ``dtype`` (for
+    benchmarks and callers that keep their own device buffers; the contract functions check first).
     """
-    zero = dtype(0)
-
-    @cuda.jit
-    def kernel(P, Q, R, C, K):
-        sA = cuda.shared.array((TILE, TILE), dtype)
-        sB = cuda.shared.array((TILE, TILE), dtype)
-        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        r = cuda.blockIdx.z
-        row = cuda.blockIdx.y * TILE + ty
-        col = cuda.blockIdx.x * TILE + tx
-        M, N = C.shape[1], C.shape[2]
-        acc = zero
-        for t in range((K + TILE - 1) // TILE):
-            k = t * TILE + tx
-            sA[ty, tx] = load_a(P, Q, R, r, row, k) if (row < M and k < K) else zero
-            k = t * TILE + ty
-            sB[ty, tx] = load_b(P, Q, R, r, k, col) if (k < K and col < N) else zero
-            cuda.syncthreads()
-            for i in range(TILE):
-                acc += sA[ty, i] * sB[i, tx]
-            cuda.syncthreads()
-        if row < M and col < N:
-            C[r, row, col] = finish(P, Q, R, r, row, col, acc)
-
-    return kernel
+    tile = _sizes.tile
+    M, N = C.shape[1], C.shape[2]
+    grid = (math.ceil(M / tile), math.ceil(N / tile), C.shape[0])
+    if max(grid[1:]) > MAX_GRID_YZ:
+        raise ValueError(f"{name}: {C.shape[0]} runs (x batch splits) and {N} columns make a grid of {grid}; CUDA "
+                         f"allows at most {MAX_GRID_YZ} blocks in y and z: train fewer runs per model")
+    _launch(name, dtype, grid, (tile, tile), P, Q, V, C, K, splits, K if chunk is None else chunk)
 
 
-def _cell_kernels(dtype):
-    """The one-thread-per-cell kernels for ``dtype``: bias gradient and the three mixes."""
-    zero = dtype(0)
-
-    @cuda.jit
-    def bias_grad(H, dH, db):
-        """One thread per (run, column j): ``db[r, j] = sum_b dH[r, b, j] * (H[r, b, j] > 0)``."""
-        cell = cuda.grid(1)
-        R, N = db.shape
-        if cell < R * N:
-            r, j = cell // N, cell % N
-            acc = zero
-            for i in range(H.shape[1]):
-                acc += _masked(H, dH, r, i, j)
-            db[r, j] = acc
-
-    @cuda.jit
-    def mix_forward(H, G, F):
-        """One thread per (r, k, b, u): ``F[r,k,b,u] = sum_e G[r,k,b,e] H[r,b,u,e]``."""
-        cell = cuda.grid(1)
-        R, K, B, U = F.shape
-        if cell < R * K * B * U:
-            r, rest = cell // (K * B * U), cell % (K * B * U)
-            k, rest = rest // (B * U), rest % (B * U)
-            b, u = rest // U, rest % U
-            acc = zero
-            for e in range(H.shape[3]):
-                acc += G[r, k, b, e] * H[r, b, u, e]
-            F[r, k, b, u] = acc
-
-    @cuda.jit
-    def mix_backward_dH(G, dF, dH):
-        """One thread per (r, b, u, e): ``dH[r,b,u,e] = sum_k dF[r,k,b,u] G[r,k,b,e]``."""
-        cell = cuda.grid(1)
-        R, B, U, E = dH.shape
-        if cell < R * B * U * E:
-            r, rest = cell // (B * U * E), cell % (B * U * E)
-            b, rest = rest // (U * E), rest % (U * E)
-            u, e = rest // E, rest % E
-            acc = zero
-            for k in range(G.shape[1]):
-                acc += dF[r, k, b, u] * G[r, k, b, e]
-            dH[r, b, u, e] = acc
-
-    @cuda.jit
-    def mix_backward_dG(H, dF, dG):
-        """One thread per (r, k, b, e): ``dG[r,k,b,e] = sum_u dF[r,k,b,u] H[r,b,u,e]``."""
-        cell = cuda.grid(1)
-        R, K, B, E = dG.shape
-        if cell < R * K * B * E:
-            r, rest = cell // (K * B * E), cell % (K * B * E)
-            k, rest = rest // (B * E), rest % (B * E)
-            b, e = rest // E, rest % E
-            acc = zero
-            for u in range(H.shape[2]):
-                acc += dF[r, k, b, u] * H[r, b, u, e]
-            dG[r, k, b, e] = acc
-
-    return {"bias_grad": bias_grad, "mix_forward": mix_forward,
-            "mix_backward_dH": mix_backward_dH, "mix_backward_dG": mix_backward_dG}
-
-
-_compiled: dict = {}
-
-
-def _kernel(name, dtype):
-    """Kernel ``name`` built for ``dtype`` on first use (numba compiles it at first launch)."""
-    dtype = np.dtype(dtype)
-    if dtype not in _compiled:
-        kernels = _cell_kernels(dtype.type)
-        kernels["forward"] = _tiled_product(_load_x, _load_w, _finish_bias_relu, dtype.type)
-        kernels["dW"] = _tiled_product(_load_x_transposed, _load_dz, _finish_plain, dtype.type)
-        kernels["dX"] = _tiled_product(_load_dz_rows, _load_w_transposed, _finish_plain, dtype.type)
-        _compiled[dtype] = kernels
-    return _compiled[dtype][name]
+def launch_cells(name, dtype, cells, *args):
+    """Launch one-thread-per-cell kernel ``name`` over ``cells`` cells: blocks of at most ``threads``
+    threads, and no more warps than the cells fill (tiny problems launch one small block).
+    No checks and no copies, like :func:`launch_product`."""
+    threads = min(_sizes.threads, cuda_device.WARP * math.ceil(cells / cuda_device.WARP))
+    _launch(name, dtype, (math.ceil(cells / max(threads, 1)),), (threads,), *args)
 
 
 # ---------------------------------------------------------------------------- host side
@@ -294,15 +211,18 @@ def _is_device(a):
     return hasattr(a, "copy_to_host") or hasattr(a, "__cuda_array_interface__")
 
 
-def _runs_on_device(a, lead, core, dtype):
-    """``a`` as a device array (R, *core): broadcast and uploaded from the host, or a device
-    array of the full leading shape (reshaped, no copy)."""
+def _runs_on_device(name, a, lead, core, dtype):
+    """``a`` as a device array (R, *core): broadcast and uploaded from the host, or a C-contiguous
+    device array of the full leading shape (reshaped, no copy)."""
     core = tuple(core)
     if _is_device(a):
         if a.dtype != dtype:
-            raise TypeError(f"a device array has dtype {a.dtype}; the other inputs need {dtype}")
+            raise TypeError(f"device array {name} has dtype {a.dtype}; the other inputs need {dtype}")
         if tuple(a.shape) != lead + core:
-            raise ValueError(f"a device array must have the full shape {lead + core}, got {tuple(a.shape)}")
+            raise ValueError(f"device array {name} must have the full shape {lead + core}, got {tuple(a.shape)}")
+        if not a.is_c_contiguous():
+            raise ValueError(f"device array {name} must be C-contiguous (the kernels read it as such), got "
+                             f"strides {tuple(a.strides)}")
         return a.reshape((prod(lead),) + core)
     host = np.ascontiguousarray(np.broadcast_to(a, lead + core), dtype=dtype)
     return cuda.to_device(host.reshape((prod(lead),) + core))
@@ -312,58 +232,59 @@ def _host(a, shape):
     return a.copy_to_host().reshape(shape)
 
 
-def _grid_2d(R, M, N):
-    return (math.ceil(N / TILE), math.ceil(M / TILE), R), (TILE, TILE)
-
-
-def _grid_1d(n):
-    return max(1, math.ceil(n / THREADS)), THREADS
-
-
 def to_host(A):
     """A device array copied back to the host (a NumPy array passes through)."""
     return A.copy_to_host() if _is_device(A) else np.asarray(A)
 
 
 def experts_forward(X, W, b):
-    """``H[b,u,e] = relu(sum_d X[b,d] W[d,u,e] + b[u,e])`` -> (B, U, E), **on the device**."""
+    """``H[b,u,e] = relu(sum_d X[b,d] W[d,u,e] + b[u,e])`` -> (B, U, E), **on the device**.
+
+    One launch of the ``forward`` product (grid: B/TILE x N/TILE x runs).
+    """
     X, W, b, dtype = shapes.experts_forward(X, W, b)
     lead = shapes.leading_shape("experts_forward", X=(X, 2), W=(W, 3), b=(b, 2))
     (B, D), (U, E) = X.shape[-2:], W.shape[-2:]
     R, N = prod(lead), U * E
     H = cuda.device_array((R, B, N), dtype=dtype)
-    blocks, threads = _grid_2d(R, B, N)
-    _kernel("forward", dtype)[blocks, threads](
-        _runs_on_device(X, lead, (B, D), dtype), _runs_on_device(W, lead, (D, U, E), dtype).reshape(R, D, N),
-        _runs_on_device(b, lead, (U, E), dtype).reshape(R, N), H, D)
+    launch_product("forward", dtype, _runs_on_device("X", X, lead, (B, D), dtype),
+                    _runs_on_device("W", W, lead, (D, U, E), dtype).reshape(R, D, N),
+                    _runs_on_device("b", b, lead, (U, E), dtype).reshape(R, N), H, K=D)
     return H.reshape(lead + (B, U, E))
 
 
 def experts_backward(X, W, H, dH, need_dX=True):
-    """Gradients of :func:`experts_forward`: dX (B, D) or None, dW (D, U, E), db (U, E), on the host."""
+    """Gradients of :func:`experts_forward`: dX (B, D) or None, dW (D, U, E), db (U, E), on the host.
+
+    ``[dW; db] = [X, 1].T @ dZ`` is one split-K product (plus the fixed-order sum of its
+    partials when the batch is split, :func:`cuda_device.batch_splits`) and one copy back;
+    ``dX = dZ @ W2.T`` one more product when asked for.
+    """
     X, W, H, dH, dtype = shapes.experts_backward(X, W, H, dH)
     lead = shapes.leading_shape("experts_backward", X=(X, 2), W=(W, 3), H=(H, 3))
     (B, D), (U, E) = X.shape[-2:], W.shape[-2:]
     R, N = prod(lead), U * E
-    Xd = _runs_on_device(X, lead, (B, D), dtype)
-    Hd = _runs_on_device(H, lead, (B, U, E), dtype).reshape(R, B, N)
-    dHd = _runs_on_device(dH, lead, (B, U, E), dtype).reshape(R, B, N)
+    Xd = _runs_on_device("X", X, lead, (B, D), dtype)
+    Hd = _runs_on_device("H", H, lead, (B, U, E), dtype).reshape(R, B, N)
+    dHd = _runs_on_device("dH", dH, lead, (B, U, E), dtype).reshape(R, B, N)
 
-    dW = cuda.device_array((R, D, N), dtype=dtype)
-    blocks, threads = _grid_2d(R, D, N)
-    _kernel("dW", dtype)[blocks, threads](Xd, Hd, dHd, dW, B)
-    db = cuda.device_array((R, N), dtype=dtype)
-    blocks, threads = _grid_1d(R * N)
-    _kernel("bias_grad", dtype)[blocks, threads](Hd, dHd, db)
+    splits, chunk = cuda_device.batch_splits(R, D + 1, N, B, _sizes.tile)
+    grads = cuda.device_array((R * splits, D + 1, N), dtype=dtype)         # [dW; db], per split
+    launch_product("grads", dtype, Xd, Hd, dHd, grads, K=B, splits=splits, chunk=chunk)
+    if splits > 1:
+        summed = cuda.device_array((R, D + 1, N), dtype=dtype)
+        launch_cells("sum_splits", dtype, R * (D + 1) * N, grads.reshape(R, splits, (D + 1) * N),
+                      summed.reshape(R, (D + 1) * N))
+        grads = summed
     dX = None
     if need_dX:
-        W2 = _runs_on_device(W, lead, (D, U, E), dtype).reshape(R, D, N)      # uploaded only when needed
+        W2 = _runs_on_device("W", W, lead, (D, U, E), dtype).reshape(R, D, N)  # uploaded only when needed
         dXd = cuda.device_array((R, B, D), dtype=dtype)
-        blocks, threads = _grid_2d(R, B, D)
-        _kernel("dX", dtype)[blocks, threads](Hd, dHd, W2, dXd, N)
+        launch_product("dX", dtype, Hd, dHd, W2, dXd, K=N)
         dX = layers.sum_to_shape(_host(dXd, lead + (B, D)), X.shape)
-    dW = layers.sum_to_shape(_host(dW, lead + (D, U, E)), W.shape)
-    db = layers.sum_to_shape(_host(db, lead + (U, E)), W.shape[:-3] + (U, E))
+    grads = _host(grads, (R, D + 1, N))                                    # one copy: dW and db
+    dW = layers.sum_to_shape(grads[:, :D].reshape(lead + (D, U, E)), W.shape)
+    db = layers.sum_to_shape(grads[:, D].reshape(lead + (U, E)), W.shape[:-3] + (U, E))
     return dX, dW, db
 
 
@@ -371,12 +292,11 @@ def gate_mix_forward(H, G):
     """``F[k,b,u] = sum_e G[k,b,e] H[b,u,e]`` -> F (K, B, U) on the host."""
     H, G, dtype = shapes.gate_mix_forward(H, G)
     lead = shapes.leading_shape("gate_mix_forward", H=(H, 3), G=(G, 3))
-    (B, U, E), K = H.shape[-3:], G.shape[-3]
+    (B, U, E), K = H.shape[-3:], G.shape[G.ndim - 3]       # (a simulated device shape takes no index < 0)
     R = prod(lead)
     F = cuda.device_array((R, K, B, U), dtype=dtype)
-    blocks, threads = _grid_1d(R * K * B * U)
-    _kernel("mix_forward", dtype)[blocks, threads](
-        _runs_on_device(H, lead, (B, U, E), dtype), _runs_on_device(G, lead, (K, B, E), dtype), F)
+    launch_cells("mix_forward", dtype, R * K * B * U, _runs_on_device("H", H, lead, (B, U, E), dtype),
+                  _runs_on_device("G", G, lead, (K, B, E), dtype), F)
     return _host(F, lead + (K, B, U))
 
 
@@ -384,16 +304,14 @@ def gate_mix_backward(H, G, dF):
     """Gradients of :func:`gate_mix_forward`: dH (B, U, E) on the device, dG (K, B, E) on the host."""
     H, G, dF, dtype = shapes.gate_mix_backward(H, G, dF)
     lead = shapes.leading_shape("gate_mix_backward", H=(H, 3), G=(G, 3), dF=(dF, 3))
-    (B, U, E), K = H.shape[-3:], G.shape[-3]
+    (B, U, E), K = H.shape[-3:], G.shape[G.ndim - 3]       # (a simulated device shape takes no index < 0)
     R = prod(lead)
-    Hd, Gd = _runs_on_device(H, lead, (B, U, E), dtype), _runs_on_device(G, lead, (K, B, E), dtype)
-    dFd = _runs_on_device(dF, lead, (K, B, U), dtype)
+    Hd, Gd = _runs_on_device("H", H, lead, (B, U, E), dtype), _runs_on_device("G", G, lead, (K, B, E), dtype)
+    dFd = _runs_on_device("dF", dF, lead, (K, B, U), dtype)
     dH = cuda.device_array((R, B, U, E), dtype=dtype)
     dG = cuda.device_array((R, K, B, E), dtype=dtype)
-    blocks, threads = _grid_1d(R * B * U * E)
-    _kernel("mix_backward_dH", dtype)[blocks, threads](Gd, dFd, dH)
-    blocks, threads = _grid_1d(R * K * B * E)
-    _kernel("mix_backward_dG", dtype)[blocks, threads](Hd, dFd, dG)
+    launch_cells("mix_backward_dH", dtype, R * B * U * E, Gd, dFd, dH)
+    launch_cells("mix_backward_dG", dtype, R * K * B * E, Hd, dFd, dG)
     dH = dH.reshape(lead + (B, U, E))
     if not _is_device(H):           # H came from the host: so does its gradient
         dH = layers.sum_to_shape(dH.copy_to_host(), H.shape)
@@ -413,7 +331,7 @@ def experts_and_gates_forward(X, expert_kernel, expert_bias, gate_kernel, gate_b
     X, W, b, dtype = shapes.experts_forward(X, expert_kernel, expert_bias)
     _, Wg, bg, _ = shapes.softmax_gates(X, gate_kernel, gate_bias, "experts_and_gates_forward")
     lead = shapes.leading_shape("experts_and_gates_forward", X=(X, 2), W=(W, 3))
-    Xd = _runs_on_device(X, lead, X.shape[-2:], dtype).reshape(lead + X.shape[-2:])
+    Xd = _runs_on_device("X", X, lead, X.shape[-2:], dtype).reshape(lead + X.shape[-2:])
     H = experts_forward(Xd, W, b)
     G, gate_cache = layers.softmax_gate_forward(X, Wg, bg)
     return H, G, ExpertsGatesCache(Xd, W, H, gate_cache)
@@ -438,7 +356,7 @@ def dense_relu_forward(X, W, b):
     """Shared-Bottom's layer as one expert of S units on the GPU; the activations come back to the host."""
     X, W, b, dtype = shapes.dense(X, W, b, "dense_relu_forward")
     lead = shapes.leading_shape("dense_relu_forward", X=(X, 2), W=(W, 2))
-    Xd = _runs_on_device(X, lead, X.shape[-2:], dtype).reshape(lead + X.shape[-2:])
+    Xd = _runs_on_device("X", X, lead, X.shape[-2:], dtype).reshape(lead + X.shape[-2:])
     H = experts_forward(Xd, W[..., None], b[..., None])                 # (B, S, 1) on the device
     return _host(H, H.shape)[..., 0], DenseReluCache(Xd, W, H)
 
@@ -452,3 +370,41 @@ def dense_relu_backward(cache, dA, out=None):
 
 towers_forward, towers_backward = reference.towers_forward, reference.towers_backward
 softmax_gate_forward, softmax_gate_backward = reference.softmax_gate_forward, reference.softmax_gate_backward
+
+
+# ------------------------------------------------------------------------------------ Adam
+def adam_update(p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
+    """One Adam step on flat (R, P) buffers on the GPU: the arithmetic of :func:`.cpu.adam_update`.
+
+    ``p, g, m, v``: (R, P) arrays of one dtype (float32 or float64), ``lr`` (R,) one learning
+    rate per run (0 for a frozen run), ``correction1/2`` = ``1 - beta^t``. Device arrays are
+    updated in place with no copy between host and device (``lr`` included: keep a device copy
+    of it); NumPy arrays are uploaded, updated and copied back into place. One launch, one
+    thread per entry; the scalars travel as launch arguments, in the buffers' dtype.
+    """
+    arrays = {"p": p, "g": g, "m": m, "v": v}
+    for name, a in arrays.items():
+        if not hasattr(a, "dtype"):
+            raise TypeError(f"adam_update: {name} must be a NumPy or device array (it is updated in place), "
+                            f"got {type(a).__name__}")
+    shape, dtype = tuple(p.shape), np.dtype(p.dtype)
+    if len(shape) != 2 or 0 in shape:
+        raise ValueError(f"adam_update: p must be a flat (R, P) buffer with R, P >= 1, got shape {shape}")
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"adam_update: p must hold float32 or float64, got dtype {dtype}")
+    for name, a in arrays.items():
+        if tuple(a.shape) != shape or np.dtype(a.dtype) != dtype:
+            raise ValueError(f"adam_update: {name} must have p's shape {shape} and dtype {dtype}, got "
+                             f"{tuple(a.shape)} {a.dtype}")
+    if tuple(np.shape(lr)) != shape[:1]:
+        raise ValueError(f"adam_update: lr must hold one learning rate per run, shape {shape[:1]}, "
+                         f"got {tuple(np.shape(lr))}")
+    on_device = {name: _runs_on_device(name, a, shape[:1], shape[1:], dtype) for name, a in arrays.items()}
+    lr_device = _runs_on_device("lr", lr if _is_device(lr) else np.asarray(lr, dtype), (), shape[:1], dtype)
+    scalar = dtype.type
+    launch_cells("adam", dtype, shape[0] * shape[1], *on_device.values(), lr_device.reshape(shape[:1]),
+                  scalar(beta1), scalar(beta2), scalar(eps), scalar(correction1),
+                  scalar(1.0 / np.sqrt(correction2)))
+    for name, a in arrays.items():
+        if not _is_device(a):                   # uploaded from the host: bring the update back
+            a[...] = on_device[name].copy_to_host()
