@@ -3,10 +3,12 @@
 #
 # **You will learn** to measure two ways an MMoE can quietly stop being a mixture: a gate
 # that **polarises** (puts nearly all its weight on one expert), and experts that
-# **collapse** into copies of each other. You will see what a symmetric initialisation does
-# -- every expert starting from the same weights, a bug PaddleRec's MMoE once shipped -- and
-# try the fix YouTube's multi-task ranking system used for polarised gates (Zhao et al.,
-# "Recommending What Video to Watch Next", RecSys 2019): dropout on the gate outputs.
+# **collapse** into copies of each other -- and to check whether either happens in your own
+# runs before fixing it. You will see what a symmetric initialisation does -- every expert
+# starting from the same weights, a bug PaddleRec's MMoE once shipped -- and try the fix
+# YouTube's multi-task ranking system used for polarised gates (Zhao et al., "Recommending
+# What Video to Watch Next", RecSys 2019): dropout on the gate outputs, written as a small
+# extension of `mn.MMoE`.
 #
 # **Polarisation**, measured per gate: the mean gate weights over the test inputs,
 # $\bar g^k = \frac{1}{B}\sum_b g^k(x_b)$, and their largest entry $\max_e \bar g^k_e$ -- 1/E for a
@@ -17,10 +19,13 @@
 # experts' weight vectors (1: identical experts, about 0: independent ones).
 
 # %%
+import inspect
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import mmoe_np as mn
+from mmoe_np import findings, stats
 from mmoe_np.gradcheck import check_model
 from mmoe_np.lesson_utils import pick, savefig
 from mmoe_np.metrics import expert_similarity, gate_polarisation
@@ -36,9 +41,25 @@ LR, E = 1e-3, 8
 # §5.2.3, who saw the softmax gates polarise in about 20% of their distributed training runs.
 # An expert can no longer count on being picked, so no gate can lean on one expert alone.
 #
-# The model is MMoE with two methods changed, a small example of extending a model. With
-# $\tilde g = (g \odot m)/s$, $s = \sum_e g_e m_e$ and mask $m$, the backward pass through the
-# renormalisation is $dg = (m/s) \odot (d\tilde g - \sum_j \tilde g_j\, d\tilde g_j)$.
+# **Where to change MMoE.** Every model of the library splits into a *shared part* and the
+# task towers (`mmoe_np/models/base.py`). The shared part is two methods: `shared_forward(X)`
+# returns F (K, B, U), what each tower reads, and a cache; `shared_backward(cache, dF, grads)`
+# writes the shared parameters' gradients into the arrays of `grads`. Here is MMoE's forward,
+# the one lesson 06 walked through line by line:
+
+# %%
+print(inspect.getsource(mn.MMoE.shared_forward))
+
+# %% [markdown]
+# `self.kernels` is the backend chosen with `backend=` (lesson 08): its
+# `experts_and_gates_forward` computes the experts H (B, U, E) and the gates G (K, B, E) from
+# one product with x (lesson 06), and `gate_mix_forward` mixes them (lesson 05). Gate dropout
+# goes between the two: the subclass below copies this method and changes G before the mix,
+# and changes the backward pass to match. With $\tilde g = (g \odot m)/s$,
+# $s = \sum_e g_e m_e$ and mask $m$, the backward pass through the renormalisation is
+# $dg = (m/s) \odot (d\tilde g - \sum_j \tilde g_j\, d\tilde g_j)$; `gate_mix_backward`
+# gives $d\tilde g$, and `experts_and_gates_backward` turns dH and dg into the gradients of
+# the experts' and gates' parameters (its `out=` arrays are those of `grads`).
 
 
 # %%
@@ -72,7 +93,11 @@ class GateDropoutMMoE(mn.MMoE):
         kern.experts_and_gates_backward(first, dH, dG, out=(
             grads["expert_kernel"], grads["expert_bias"], grads["gate_kernel"], grads["gate_bias"]))
 
+# %% [markdown]
+# A new backward pass needs a gradient check (lesson 02). Dropout draws a new mask at every
+# call, so the check fixes the mask: the same mask for every perturbed forward pass.
 
+# %%
 check = GateDropoutMMoE(n_features=6, n_experts=4, expert_units=3, tower_units=3, rate=0.3, seed=0)
 check.fixed_mask = True
 errors = check_model(check, np.random.default_rng(0).standard_normal((7, 6)), [np.zeros((7, 1))] * 2)
@@ -87,7 +112,10 @@ print(f"gate-dropout MMoE: worst relative gradient error {max(errors.values()):.
 # - **symmetric**: every expert starts as a copy of the first one (the PaddleRec bug);
 # - **gate dropout**: Glorot, trained with 10% dropout on the gate outputs.
 #
-# All runs of one variant train as one model with a run axis (lesson 08 explains the engine).
+# All runs of one variant train as one model with a run axis (lesson 08): `mn.SyntheticRuns`
+# streams fresh data for every run and correlation from the run's own seed, and
+# `seed=model_seeds`, an (R, C) array, gives each run and correlation its own initialisation
+# -- the same in the three variants, so the variants are compared **paired**, run by run.
 
 # %%
 stream_seeds = np.random.SeedSequence(15).generate_state(RUNS).tolist()
@@ -103,7 +131,12 @@ def train(make):
     X_test, Y_test = stream.test
     return model, mn.evaluate(model, X_test, Y_test).mean(-1), model.gates(X_test)
 
+# %% [markdown]
+# The three variants, each a function that makes the model (all runs at once), trained in
+# turn; for each we keep every run's test loss, its gates' polarisation and its experts'
+# similarity.
 
+# %%
 def glorot():
     return mn.MMoE(n_features=100, n_experts=E, expert_units=16, seed=model_seeds, backend="numba")
 
@@ -128,55 +161,84 @@ for name, make in (("Glorot", glorot), ("symmetric", symmetric), ("gate dropout"
 
 # %% [markdown]
 # ## What happened
+# The median over runs and correlations of each measure; the experts' cosine is also shown
+# at the start (step 0), before any training.
 
 # %%
+start_similarity = {"Glorot": expert_similarity(glorot().params["expert_kernel"]),
+                    "symmetric": expert_similarity(symmetric().params["expert_kernel"])}
 print(f"{RUNS} runs x {len(CORRELATIONS)} correlations x 2 gates per variant; polarised gate: largest mean weight > 0.9")
-print(f"{'variant':14s} {'test loss (median)':>19s} {'polarised gates':>16s} {'largest mean weight (median)':>29s} "
-      f"{'expert cosine (median)':>23s}")
+print(f"{'variant':14s} {'test loss':>10s} {'largest mean gate weight':>25s} {'expert cosine':>14s} {'at step 0':>10s}")
 for name, r in results.items():
-    print(f"{name:14s} {np.median(r['loss']):19.4f} {np.mean(r['polar'] > 0.9):16.0%} {np.median(r['polar']):29.3f} "
-          f"{np.median(r['similar']):23.3f}")
+    at_start = start_similarity.get(name, start_similarity["Glorot"])
+    print(f"{name:14s} {np.median(r['loss']):10.4f} {np.median(r['polar']):25.3f} {np.median(r['similar']):14.3f} "
+          f"{np.median(at_start):10.3f}")
 
+# %% [markdown]
+# ## Did anything polarise or collapse?
+# Counted, for every variant: gates whose largest mean weight exceeds 0.9, and runs whose
+# experts end with a mean cosine above 0.9 (near-copies of each other).
+
+# %%
+for name, r in results.items():
+    print(findings.share(f"gates of the {name} MMoEs", np.sum(r["polar"] > 0.9), r["polar"].size,
+                         condition="polarised (largest mean weight above 0.9)"))
+for name, r in results.items():
+    print(findings.share(f"{name} runs", np.sum(r["similar"] > 0.9), r["similar"].size,
+                         condition="ended with collapsed experts (mean cosine between experts above 0.9)"))
+
+# %% [markdown]
+# A "none" for the Glorot variant means the phenomenon did not happen on its own in these
+# runs. The symmetric variant is different: it *starts* collapsed, by construction (its
+# cosine at step 0 is 1), so anything collapsed there was built in. The question for it is
+# how far training pulled its experts apart. We compare the variants run by run (the same
+# data, the same initial gates) on $1 - \text{cosine}$, how *different* the experts are, and
+# on the test loss:
+
+# %%
+g, s, d = (results[k] for k in ("Glorot", "symmetric", "gate dropout"))
+print(findings.paired("the symmetric start's expert distance (1 - cosine) after training", "the Glorot start's",
+                      stats.paired_ratio(1 - s["similar"].ravel(), 1 - g["similar"].ravel()), ratio="symmetric/Glorot"))
+for name, r in (("symmetric", s), ("gate dropout", d)):
+    print(findings.paired(f"the {name} variant's test loss", "Glorot's",
+                          stats.paired_ratio(r["loss"].ravel(), g["loss"].ravel()), ratio=f"{name.replace(' ', '-')}/Glorot"))
+
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
 for i, (name, r) in enumerate(results.items()):
     axes[0].hist(r["polar"].ravel(), bins=np.linspace(1 / E, 1, 25), alpha=0.5, label=name, color=f"C{i}")
     axes[1].hist(r["similar"].ravel(), bins=np.linspace(-0.2, 1, 25), alpha=0.5, label=name, color=f"C{i}")
     axes[2].scatter(r["polar"].max(-1).ravel(), r["loss"].ravel(), s=12, label=name, color=f"C{i}")
 axes[0].axvline(0.9, color="k", lw=0.8, ls=":")
-axes[0].set(xlabel="largest mean gate weight (1/8: even, 1: one expert)", ylabel="gates", title="Polarisation")
-axes[1].set(xlabel="mean cosine between experts' weights", ylabel="runs", title="Collapse")
+axes[1].axvline(0.9, color="k", lw=0.8, ls=":")
+axes[0].set(xlabel="largest mean gate weight (1/8: even, 1: one expert)", ylabel="gates", title="Polarisation",
+            xlim=(0, 1))
+axes[1].set(xlabel="mean cosine between experts' weights", ylabel="runs", title="Collapse", xlim=(-0.2, 1))
 axes[2].set(xlabel="most polarised gate of the run", ylabel="test loss", yscale="log", title="Does it cost?")
-for ax in axes:
-    ax.legend(fontsize=8)
+for ax, where in zip(axes, ("upper center", "upper left", "upper right")):     # clear of the data and of 0.9
+    ax.legend(fontsize=8, loc=where)
     ax.grid(alpha=0.3)
 fig.tight_layout()
 savefig(fig, "15_gate_polarisation.png")
 
-# %%
-g, s, d = (results[k] for k in ("Glorot", "symmetric", "gate dropout"))
-print(f"Glorot: {np.mean(g['polar'] > 0.9):.0%} of the gates polarised; their experts stay different "
-      f"(median cosine {np.median(g['similar']):.2f}).")
-alike = ("near-copies of each other" if np.median(s["similar"]) > 0.9 else
-         "more alike than a Glorot start's" if np.median(s["similar"]) > np.median(g["similar"]) else "as different as Glorot's")
-print(f"Symmetric: after {STEPS} steps the experts are {alike} (median cosine {np.median(s['similar']):.2f} against "
-      f"{np.median(g['similar']):.2f}); the median loss is {np.median(s['loss']) / np.median(g['loss']):.2f}x Glorot's.")
-print(f"Gate dropout: {np.mean(d['polar'] > 0.9):.0%} of the gates polarised, median loss "
-      f"{np.median(d['loss']) / np.median(g['loss']):.2f}x Glorot's.")
-
 # %% [markdown]
-# **Reading it.** The printout gives the three numbers that matter: how often the gates
-# polarise with the library's initialisation, how similar the experts of a symmetric start
-# remain, and what gate dropout changes. Why does a symmetric start stay (partly) symmetric?
+# The dotted lines mark the thresholds (0.9) of the two counts above.
+#
+# **Reading it.** Why does a symmetric start stay (partly) symmetric?
 # Expert e's gradient is $dW_e = X^\top (dH_e \odot [H_e > 0])$ with
 # $dH_e = \sum_k dF_k\, g^k_e$: identical experts have identical H and masks, so their gradients
 # differ only by the gate weights $g^k_e$ of each input -- small differences that are slow to
 # grow (and none at all if the gates start uniform: try it in exercise 2). Here the gates'
-# Glorot start breaks the symmetry slowly: the experts end more alike than a Glorot start's,
-# at a small cost in loss. On these smooth regression tasks no gate of any variant polarised
-# (the printout counts them); Zhao et al. saw it on a large recommendation model trained on
-# many machines, in about a fifth of their runs -- and without polarisation to prevent, gate
-# dropout only costs loss here. A measurement like this one is how you would find out for
-# your own model.
+# Glorot start is what breaks the symmetry; the paired findings say how far the experts got
+# apart and at what cost in loss.
+#
+# Where the counts say "none" for the Glorot variant, neither phenomenon of this lesson's
+# title happened by itself on these smooth regression tasks: this lesson has shown how to
+# measure them, not that MMoE suffers from them. Zhao et al. saw polarisation on a large
+# recommendation model trained on many machines, in about a fifth of their runs. Without
+# polarisation to prevent, gate dropout is only a regulariser here; its paired finding says
+# whether it helped or cost, and by how much.
+# A measurement like this one is how you would find out for your own model.
 #
 # ## Exercises
 # 1. Count polarised gates as a function of the learning rate (1e-4, 1e-3, 1e-2). Does a large

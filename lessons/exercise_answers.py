@@ -513,19 +513,29 @@ def weighting_job(noise, seed, rule):
 
 @answer("12.2")
 def oracle_weights():
+    """The lesson's statistic: geometric means over its 8 runs, each rule paired with uniform weights run by run."""
     for noise in pick((1.0, 3.0, 10.0), (3.0,)):
-        out = {rule: np.mean(run_jobs(weighting_job, [dict(noise=noise, seed=s, rule=rule) for s in range(pick(4, 1))],
-                                      n_jobs=pick(2, 1))) for rule in ("uniform", "oracle", "drop task 3")}
-        print(f"task 3 noise {noise:g}: clean tasks' test loss " + ", ".join(f"{k} {v:.3f}" for k, v in out.items()))
+        seeds = range(pick(8, 1))
+        out = {rule: np.array(run_jobs(weighting_job, [dict(noise=noise, seed=s, rule=rule) for s in seeds],
+                                       n_jobs=pick(2, 1))) for rule in ("uniform", "oracle", "drop task 3")}
+        print(f"task 3 noise {noise:g}: clean tasks' test loss (geometric mean) "
+              + ", ".join(f"{k} {np.exp(np.log(v).mean()):.3f}" for k, v in out.items()))
+        for rule in ("oracle", "drop task 3"):
+            print(f"  {rule}/uniform, paired: {paired_ratio(out[rule], out['uniform']).ratio}")
 
 
 ANSWERS["12.3"] = oracle_weights          # the "drop task 3" column answers exercise 3
 
 
 # ---------------------------------------------------------------------------------- lesson 13
+def lesson13_data(p, seed):
+    """The lesson's draw: 8000 training rows, then 2000 test rows (the lesson's validation rows follow)."""
+    data = mn.make_synthetic(n=11_000, p=p, seed=seed)
+    return (data.X[:8000], data.Y[:8000]), (data.X[8000:10_000], data.Y[8000:10_000])
+
+
 def expert_split_job(p, seed, variant):
-    data = mn.make_synthetic(n=10_000, p=p, seed=seed)
-    train, test = split(data, 8000)
+    train, test = lesson13_data(p, seed)
     sizes = {"CGC 3+2": (3, 2), "CGC 3+1": (3, 1), "CGC 1+2": (1, 2)}
     if variant in sizes:
         t, s = sizes[variant]
@@ -538,10 +548,15 @@ def expert_split_job(p, seed, variant):
 
 
 def compare_variants(variants, correlations):
+    """The lesson's statistic: geometric means over its 4 runs per correlation, each variant paired with the
+    first one run by run."""
     for p in correlations:
-        out = {v: run_jobs(expert_split_job, [dict(p=p, seed=s, variant=v) for s in range(pick(3, 1))],
-                           n_jobs=pick(2, 1)) for v in variants}
-        print(f"correlation {p}: " + ", ".join(f"{v} {np.mean(r):.4f}" for v, r in out.items()))
+        out = {v: np.array(run_jobs(expert_split_job, [dict(p=p, seed=s, variant=v) for s in range(pick(4, 1))],
+                                    n_jobs=pick(2, 1))) for v in variants}
+        print(f"correlation {p}: test loss (geometric mean) "
+              + ", ".join(f"{v} {np.exp(np.log(r).mean()):.4f}" for v, r in out.items()))
+        for v in variants[1:]:
+            print(f"  {v}/{variants[0]}, paired: {paired_ratio(out[v], out[variants[0]]).ratio}")
 
 
 @answer("13.2")
@@ -552,10 +567,10 @@ def fewer_experts():
 @answer("13.3")
 def deeper_ple():
     compare_variants(("PLE 2 levels", "PLE 3 levels"), (0.0, 0.9))
-    data = mn.make_synthetic(n=10_000, p=0.5, seed=0)
+    train, test = lesson13_data(0.5, 0)
     model = mn.PLE(n_features=100, n_task_experts=2, n_shared_experts=2, n_levels=3, seed=0, backend="numba")
-    train_and_test(model, *split(data, 8000), steps=pick(1500, 150))
-    gates = model.gates(data.X[8000:])
+    train_and_test(model, train, test, steps=pick(1500, 150))
+    gates = model.gates(test[0])
     shared = gates[0]["shared"].mean(axis=-2)[0]                      # level 1's shared gate: (2 m_t + m_s,)
     print(f"level 1's shared gate, mean weight on [task 1's, task 2's, shared] experts: "
           f"{shared[:2].sum():.2f}, {shared[2:4].sum():.2f}, {shared[4:].sum():.2f}")

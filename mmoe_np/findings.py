@@ -23,7 +23,9 @@ The kinds:
   spreads, a gap), with the claim's own words for "above" and "below";
 - :func:`versus` -- two single measured numbers (no runs to pair): lower / higher / within a
   stated tolerance;
-- :func:`share` -- how many of n things something happened to: none / some / all.
+- :func:`share` -- how many of n things something happened to: none / some / all;
+- :func:`within` -- an equivalence claim ("comparable"): a ratio's interval inside a stated
+  margin [1/m, m], wholly outside it, or overlapping its edge (cannot tell).
 """
 from __future__ import annotations
 
@@ -62,6 +64,17 @@ def _num(x: float) -> str:
     return f"{x:#.3g}".rstrip(".")
 
 
+def _num_beside(x: float, edges) -> str:
+    """``x`` as :func:`_num` prints it, with more decimals where needed to show on which side of each of
+    ``edges`` it lies (1.2494 next to a margin of 1.25 prints as 1.249, never as "1.25")."""
+    text = _num(x)
+    for decimals in range(3, 9):
+        if np.isnan(x) or all((float(text) < e) == (x < e) and (float(text) > e) == (x > e) for e in edges):
+            return text
+        text = f"{x:.{decimals}f}"
+    return text
+
+
 def _interval_text(iv: Interval) -> str:
     return f"{_num(iv.estimate)} [{_num(iv.low)}, {_num(iv.high)}]"
 
@@ -70,8 +83,12 @@ def paired(a: str, b: str, result: PairedRatio, *, ratio: str, where: str = "") 
     """Compare ``a`` with ``b`` over paired runs (``result = stats.paired_ratio(a_values, b_values)``).
 
     ``a`` and ``b`` are noun phrases ("MMoE's test loss", "Shared-Bottom's"), ``ratio`` names the
-    ratio ("MMoE/Shared-Bottom"), ``where`` places the comparison (" at correlation 0.5").
+    ratio in one word ("MMoE/Shared-Bottom": no spaces), ``where`` places the comparison (" at
+    correlation 0.5").
     """
+    if not ratio or any(c.isspace() for c in ratio):
+        raise ValueError(f"ratio must name the ratio without spaces (it is printed as one word before its numbers, "
+                         f"e.g. 'MMoE/Shared-Bottom'), got {ratio!r}")
     iv, n = result.ratio, result.runs
     numbers = f"ratio {ratio} {_interval_text(iv)}, 95% t interval, {n} paired runs"
     if result.too_few:
@@ -135,3 +152,36 @@ def share(what: str, count: int, total: int, *, condition: str) -> Finding:
             "some": f"{count} of the {total} {what}"}[outcome]
     tail = " This run did not show it." if outcome == "none" else ""
     return Finding("share", outcome, f"{MARK} {lead[0].upper() + lead[1:]} {condition} ({count}/{total}).{tail}")
+
+
+def within(subject: str, value: Interval, *, margin: float, statistic: str = "ratio") -> Finding:
+    """An equivalence claim: ``subject`` (two things, "the best runs of Shared-Bottom and of MMoE") are
+    *comparable* -- their ratio within a factor ``margin`` either way -- when the whole interval lies
+    inside the margin [1/margin, margin]; they *differ by more* when it lies wholly outside; otherwise
+    (the interval overlaps an edge of the margin) the runs cannot tell.
+
+    A ratio can never be shown to be exactly 1, only to be closer to 1 than a margin chosen *before*
+    looking, which is why a lesson that uses this explains its margin where it uses it.
+    """
+    if not margin > 1:
+        raise ValueError(f"margin must be a factor above 1 (the ratio allowed either way), got {margin!r}")
+    band = f"[{_num(1 / margin)}, {_num(margin)}]"
+    runs = f", {value.runs} runs" if value.runs else ""
+    edges = (float(_num(1 / margin)), float(_num(margin)))           # the margin as printed
+    shown = [_num_beside(x, edges) for x in (value.estimate, value.low, value.high)]
+    numbers = f"{statistic} {shown[0]} [{shown[1]}, {shown[2]}], 95% interval{runs}"
+    if value.too_few:
+        return Finding("within", "too few runs",
+                       f"{MARK} too few runs ({value.runs}) to tell whether {subject} are within a factor {margin:g} "
+                       f"of each other: {statistic} {_num(value.estimate)}, no interval.")
+    if 1 / margin <= value.low and value.high <= margin:
+        return Finding("within", "within",
+                       f"{MARK} {subject} are within a factor {margin:g} of each other ({numbers}: inside the margin "
+                       f"{band}).")
+    if value.high < 1 / margin or value.low > margin:
+        return Finding("within", "outside",
+                       f"{MARK} {subject} differ by more than a factor {margin:g} ({numbers}: outside the margin "
+                       f"{band}).")
+    return Finding("within", "cannot tell",
+                   f"{MARK} these runs cannot tell whether {subject} are within a factor {margin:g} of each other "
+                   f"({numbers}: overlaps the margin {band}). This run did not show it.")

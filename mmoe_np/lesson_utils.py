@@ -6,10 +6,13 @@
   full lessons write -- or to ``$MMOE_FIGURES`` when set. In quick mode, without
   ``$MMOE_FIGURES``, they go to a temporary folder: a quick run never overwrites a committed
   figure.
+- A lesson that cannot run (its data are missing) says why and stops with :func:`stop_lesson`:
+  no traceback and no ``SystemExit`` in a notebook, exit code 0 as a script.
 """
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -59,3 +62,24 @@ def savefig(fig, name: str) -> None:
         if quick():
             shown = Path("<temporary folder>") / name
     print(f"figure saved: {shown}")
+
+
+class LessonStopped(Exception):
+    """Raised by :func:`stop_lesson` in Jupyter/IPython: stops "Run all" at this cell, with no traceback."""
+
+    def _render_traceback_(self):
+        # IPython shows what this returns in place of a traceback: nothing (the message is already printed)
+        return []
+
+
+def stop_lesson(message: str) -> None:
+    """Say why the lesson cannot go on, then stop it without a traceback or a ``SystemExit`` on screen.
+
+    As a script (``python lessons/NN_x.py``) the process ends with exit code 0. In a notebook the
+    cell stops "Run all" (the cells below are not run) and shows only ``message``.
+    """
+    print(message)
+    shell = sys.modules.get("IPython")
+    if shell is not None and shell.get_ipython() is not None:
+        raise LessonStopped(message)
+    raise SystemExit(0)

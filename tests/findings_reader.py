@@ -19,6 +19,8 @@ INTERVAL = re.compile(rf"\S+ (?P<est>{NUM}) \[(?P<lo>{NUM}), (?P<hi>{NUM})\], 95
 VERSUS_PAIR = re.compile(rf"^→ .*?\((?P<a>{NUM})\) (?P<rest>.*) \((?P<b>{NUM})\)"
                          r"(?P<tail> are within \d+% of each other)?\.$")
 SHARE = re.compile(r"\((?P<k>\d+)/(?P<n>\d+)\)\.")
+WITHIN = re.compile(rf"\S+ (?P<est>{NUM}) \[(?P<lo>{NUM}), (?P<hi>{NUM})\], 95% interval(?:, (?P<n>\d+) runs)?: "
+                    rf"(?P<where>inside|outside|overlaps) the margin \[(?P<mlo>{NUM}), (?P<mhi>{NUM})\]\)")
 
 
 class BadFinding(AssertionError):
@@ -50,8 +52,13 @@ def check(line: str) -> str:
         if truth == "cannot tell" and "did not show" not in line:
             raise BadFinding(f"an unresolved comparison must say the run did not show it: {line}")
         return "paired"
+    if line.startswith("→ too few runs (") and " are within a factor " in line:
+        return "within"
     if line.startswith("→ too few runs ("):
         return "interval"
+    m = WITHIN.search(line)
+    if m:
+        return _check_within(line, m)
     m = INTERVAL.search(line)
     if m:
         lo, hi, ref = float(m["lo"]), float(m["hi"]), float(m["ref"])
@@ -96,3 +103,26 @@ def check(line: str) -> str:
             raise BadFinding(f"a comparison of two numbers in no known form: {line}")
         return "versus"
     raise BadFinding(f"a '→' line in no known form (every measured result is made by mmoe_np.findings): {line}")
+
+
+def _check_within(line, m) -> str:
+    """An equivalence finding: the words, the interval and the margin must agree."""
+    lo, hi, mlo, mhi = (float(m[k]) for k in ("lo", "hi", "mlo", "mhi"))
+    if not lo <= float(m["est"]) <= hi:
+        raise BadFinding(f"the estimate lies outside its interval: {line}")
+    if abs(mlo * mhi - 1) > 5e-3:
+        raise BadFinding(f"the margin [{mlo}, {mhi}] is not a factor either way of 1: {line}")
+    factor = re.search(rf"within a factor ({NUM}) of each other|differ by more than a factor ({NUM})", line)
+    if not factor or abs(float(factor[1] or factor[2]) - mhi) > 5e-3 * mhi:
+        raise BadFinding(f"the factor in the words is not the margin's ({mhi}): {line}")
+    truth = ("inside" if mlo <= lo and hi <= mhi else "outside" if hi < mlo or lo > mhi else "overlaps")
+    if m["where"] != truth:
+        raise BadFinding(f"the interval [{lo}, {hi}] is '{truth}' the margin [{mlo}, {mhi}], the sentence says "
+                         f"'{m['where']}': {line}")
+    said = ("cannot tell" if "cannot tell" in line else "outside" if "differ by more than" in line else
+            "inside" if " are within a factor " in line else None)
+    if said != {"inside": "inside", "outside": "outside", "overlaps": "cannot tell"}[truth]:
+        raise BadFinding(f"the words say '{said}', the interval is '{truth}' the margin: {line}")
+    if truth == "overlaps" and "did not show it" not in line:
+        raise BadFinding(f"an unresolved comparison must say the run did not show it: {line}")
+    return "within"

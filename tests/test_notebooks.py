@@ -70,7 +70,14 @@ FINDINGS_REQUIRED = {
     "06_mmoe": {"versus"},
     "07_side_by_side": {"paired"},
     "08_speed": {"versus"},
-    "14_trainability": {"paired"},
+    "14_trainability": {"paired", "interval", "within"},
+    # lessons 09-15 (issue 18, second half of the course)
+    "09_census_income": {"share", "paired"},
+    "10_capacity_and_transfer": {"paired"},
+    "11_per_task_inputs": {"paired"},
+    "12_task_weights": {"paired", "versus"},
+    "13_cgc_and_ple": {"paired", "interval"},
+    "15_gate_polarisation": {"share", "paired"},
 }
 
 
