@@ -141,6 +141,7 @@ class Launch(NamedTuple):
     grid: tuple
     block: tuple
     types: tuple       # the numba type of each argument, as the dispatcher types it
+    host_bytes: tuple = ()   # the size of each NumPy (host) array argument: numba copies it in and out on a GPU
 
 
 _recording: list | None = None
@@ -174,7 +175,8 @@ def _launch(name, dtype, grid, block, *args):
         return
     if _recording is not None:
         _recording.append(Launch(name, np.dtype(dtype), tuple(grid), tuple(block),
-                                 tuple(_numba_type(a) for a in args)))
+                                 tuple(_numba_type(a) for a in args),
+                                 tuple(a.nbytes for a in args if isinstance(a, np.ndarray))))
     cuda_device.build(dtype, _sizes.tile)[name][grid, block](*args)
 
 
@@ -408,3 +410,11 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
     for name, a in arrays.items():
         if not _is_device(a):                   # uploaded from the host: bring the update back
             a[...] = on_device[name].copy_to_host()
+
+
+# ------------------------------------------------------------------------ training on the device
+def resident_training(model, loss_fns, weights, adam):
+    """A training step that keeps the whole training state on the GPU (:mod:`.cuda_train`), or None where
+    it does not apply; :class:`mmoe_np.train.Trainer` asks for it."""
+    from .cuda_train import resident_training as make
+    return make(model, loss_fns, weights, adam)
