@@ -145,17 +145,24 @@ class Launch(NamedTuple):
 
 
 _recording: list | None = None
+_running = True
 
 
 @contextmanager
-def record_launches():
-    """List every kernel launch made inside the block (skipped empty launches are not listed)."""
-    global _recording
-    before, _recording = _recording, []
+def record_launches(run=True):
+    """List every kernel launch made inside the block (skipped empty launches are not listed).
+
+    ``run=False`` lists the launches without running the kernels (their outputs keep whatever the
+    buffers held): for tests of what is launched, with which argument types, not of what it computes
+    -- under the simulator, where running a kernel costs a Python thread per CUDA thread.
+    """
+    global _recording, _running
+    before, _recording = (_recording, _running), []
+    _running = bool(run)
     try:
         yield _recording
     finally:
-        _recording = before
+        _recording, _running = before
 
 
 def _numba_type(a):
@@ -177,7 +184,9 @@ def _launch(name, dtype, grid, block, *args):
         _recording.append(Launch(name, np.dtype(dtype), tuple(grid), tuple(block),
                                  tuple(_numba_type(a) for a in args),
                                  tuple(a.nbytes for a in args if isinstance(a, np.ndarray))))
-    cuda_device.build(dtype, _sizes.tile)[name][grid, block](*args)
+    kernel = cuda_device.build(dtype, _sizes.tile)[name]
+    if _running:
+        kernel[grid, block](*args)
 
 
 MAX_GRID_YZ = 65535      # CUDA's limit on a grid's y and z dimensions (x allows 2^31 - 1)
@@ -203,7 +212,8 @@ def launch_cells(name, dtype, cells, *args):
     """Launch one-thread-per-cell kernel ``name`` over ``cells`` cells: blocks of at most ``threads``
     threads, and no more warps than the cells fill (tiny problems launch one small block).
     No checks and no copies, like :func:`launch_product`."""
-    threads = min(_sizes.threads, cuda_device.WARP * math.ceil(cells / cuda_device.WARP))
+    warp = 1 if simulator_enabled() else cuda_device.WARP        # the simulator pays for every thread it runs
+    threads = min(_sizes.threads, warp * math.ceil(cells / warp))
     _launch(name, dtype, (math.ceil(cells / max(threads, 1)),), (threads,), *args)
 
 

@@ -126,8 +126,12 @@ class ResidentStep:
             self.attached, self.host_may_change = True, True
 
     def _upload_if_changed(self):
-        if self.host_may_change:                       # someone read the host copy: it may have changed
-            self.params.copy_to_device(self.model.stored_params.flat.reshape(self.R, self.P))
+        """The host copy counts (it was read, or the parameters were given back): upload it, and the moments."""
+        if self.host_may_change or not self.attached:
+            host = self.model.stored_params
+            self.params.copy_to_device(host.flat.reshape(self.R, self.P))
+            self.m.copy_to_device(self._moment("m", host))
+            self.v.copy_to_device(self._moment("v", host))
             self.host_may_change, self.unpacked = False, False
 
     def to_host(self):
@@ -209,9 +213,11 @@ class ResidentStep:
                              f"{[(y.shape, y.dtype) for y in targets]}")
 
     # ------------------------------------------------------------------------------ the step
-    def _forward(self, X, targets):
-        """Gather, unpack, forward and the losses' kernels; returns the buffers."""
-        self._attach()
+    def _forward(self, X, targets, training=True):
+        """Gather, unpack, forward and the losses' kernels; returns the buffers. A training step borrows the
+        parameters (again); an evaluation after :meth:`release` reads the host copy as it is."""
+        if training:
+            self._attach()
         self._upload_if_changed()
         X, targets = self._device_rows(X, targets)
         self._check(X, targets)
@@ -263,7 +269,7 @@ class ResidentStep:
         n, total = X.rows, 0.0
         for start in range(0, n, batch_size):
             rows = min(batch_size, n - start)
-            buf = self._forward(X.part(start, rows), [y.part(start, rows) for y in targets])
+            buf = self._forward(X.part(start, rows), [y.part(start, rows) for y in targets], training=False)
             total = total + self._losses_to_host(buf) * (rows / n)
         return total
 
