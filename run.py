@@ -10,6 +10,7 @@
     python3 run.py check FILE   # check an exercise: python3 run.py check lessons/exercises/ex02_dense_backward.py
     python3 run.py site         # the course as a static site in site/ (prints the path of its index.html)
     python3 run.py gpu-check    # on an NVIDIA GPU: CUDA tests, kernels vs cuBLAS, steps vs PyTorch (< 8 min)
+    python3 run.py student-release DIR   # the copy to hand out: blank exercises, no solutions
 
 Extra arguments go to the job: ``python3 run.py compare --runs 5``, ``python3 run.py test -k gate``.
 Needs only Python >= 3.10 with the standard library (venv, pip) and access to PyPI.
@@ -41,6 +42,7 @@ JOBS = {     # job: (commands, extras); extra arguments go to the last command
     "gpu-check": ([[str(PYTHON), "benchmarks/gpu_check.py", "--detect"],
                    [str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[gpucheck]"],
                    [str(PYTHON), "benchmarks/gpu_check.py"]], "[test,cuda]"),
+    "student-release": ([[str(PYTHON), "lessons/exercises/make_release.py"]], ""),
 }
 
 

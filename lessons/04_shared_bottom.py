@@ -149,3 +149,8 @@ for row in claims.evaluate_claims(load_results(outputs.default("results/reproduc
 #    task_weights=[1, 0])` (task 2 gives no gradient at all) and with `[1, 1]`. Task 2's
 #    targets are task 1's plus independent noise: does learning from them help task 1?
 #    Repeat at correlation 0.5.
+# 4. Checkable: write Shared-Bottom's backward pass in
+#    `lessons/exercises/ex04_shared_bottom_backward.py`, built on your own `dense_backward` of
+#    ex02 (keep both files in one folder), then
+#    `python -m mmoe_np.check lessons/exercises/ex04_shared_bottom_backward.py`. Where do the
+#    tasks' gradients meet, and how do they combine?

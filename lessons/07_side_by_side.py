@@ -79,3 +79,7 @@ for row in claims.evaluate_claims(study):
 # 3. Add single-task baselines, one network per task:
 #    `compare.run(models=("single_task", "shared_bottom", "omoe", "mmoe"))`. At which
 #    correlations does sharing pay off?
+# 4. Checkable: turn a paired ratio into a verdict -- lower, higher, level or too few runs --
+#    in `lessons/exercises/ex07_compare.py`. It runs on your own `paired_ratio` of
+#    `ex14_paired_ratio.py` (write that one first; lesson 14 explains the t interval), then
+#    `python -m mmoe_np.check lessons/exercises/ex07_compare.py`.

@@ -158,3 +158,7 @@ print(f"{R} runs of {steps} Adam steps: one by one {t_one_by_one:.2f} s, as one 
 # 2. Set `NUMBA_NUM_THREADS=1` before running this lesson. Which kernels slow down?
 # 3. Read `_tiled_product` in `mmoe_np/kernels/cuda.py` and count how many times each
 #    element of X is read from global memory for one output tile.
+# 4. Checkable: write the gate-weighted sum and its backward pass as your own numba kernels in
+#    `lessons/exercises/ex08_gate_mix_kernels.py` (explicit loops under `@numba.njit`), then
+#    `python -m mmoe_np.check lessons/exercises/ex08_gate_mix_kernels.py`: it compares them with
+#    the NumPy oracle, also on strided views.

@@ -127,3 +127,6 @@ savefig(fig, "09_census_roc.png")
 #    (a dict `{"W": ..., "b": ...}` of parameters works with `opt.step`). Why is a
 #    `SingleTask(hidden_units=1)` *not* one? (Look at what sits between its input and its
 #    output: a ReLU unit, then a tower of 8 more ReLU units.)
+# 4. Checkable: compute the ROC AUC from ranks, ties included, in
+#    `lessons/exercises/ex09_roc_auc.py`, then
+#    `python -m mmoe_np.check lessons/exercises/ex09_roc_auc.py`. Exercise ex10 uses your function.

@@ -111,3 +111,6 @@ savefig(fig, "10_capacity_and_transfer.png")
 #    capacity knob in the same way?
 # 3. Compute the transfer of each task separately (do not average over the last axis).
 #    Is the transfer symmetric between the two tasks?
+# 4. Checkable: measure transfer, for losses and for AUC (with your `roc_auc` of ex09), in
+#    `lessons/exercises/ex10_transfer.py`, then
+#    `python -m mmoe_np.check lessons/exercises/ex10_transfer.py`.

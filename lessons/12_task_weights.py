@@ -120,3 +120,7 @@ savefig(fig, "12_task_weights.png")
 #    noise variance)`. How close do the SVD rules come?
 # 3. Set `task_weights=[1, 1, 0]`: task 3 no longer trains the model at all. Is that better
 #    for tasks 1 and 2 than any weighting above?
+# 4. Checkable: write the SVD-based task weights yourself in
+#    `lessons/exercises/ex12_task_weights.py`, then
+#    `python -m mmoe_np.check lessons/exercises/ex12_task_weights.py`; use your function for
+#    exercise 1.

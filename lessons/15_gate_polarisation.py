@@ -186,3 +186,7 @@ print(f"Gate dropout: {np.mean(d['polar'] > 0.9):.0%} of the gates polarised, me
 #    different, and check it.
 # 3. Raise the dropout rate to 0.3. What does it cost in loss? Why does dropout on the gates
 #    act like an ensemble of smaller mixtures?
+# 4. Checkable: measure gate polarisation and expert similarity yourself in
+#    `lessons/exercises/ex15_gate_polarisation.py`, then
+#    `python -m mmoe_np.check lessons/exercises/ex15_gate_polarisation.py`; use your functions
+#    for exercise 1.

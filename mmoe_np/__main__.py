@@ -10,6 +10,9 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shlex
+import signal
 import sys
 
 
@@ -51,16 +54,62 @@ def build_parser():
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal), handled like Ctrl-C: workers stopped, finished chunks kept."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (as Ctrl-C raises KeyboardInterrupt),
+    so that every way of stopping the CLI runs the same clean-up: joblib terminates its workers, and a
+    sweep keeps its finished chunks. Outside the main thread (no signal handlers there) it does nothing."""
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {}
+    try:
+        for name in names:
+            previous[name] = signal.signal(getattr(signal, name), handler)
+    except ValueError:                  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for name, old in previous.items():
+            signal.signal(getattr(signal, name), old)
+
+
+def interrupted_message(err, args, argv):
+    """One line: what stopped the run, what was kept, and the command that continues it."""
+    cause = getattr(err, "cause", None) or err
+    how = f"stopped by {cause}" if isinstance(cause, Terminated) else "interrupted"
+    folder = getattr(err, "folder", None)
+    if folder is None:
+        return f"{how}"
+    words = list(sys.argv[1:] if argv is None else argv)
+    study = getattr(args, "resume_folder", None) or folder
+    if "--out" not in words and not any(w.startswith("--out=") for w in words):
+        words += ["--out", str(study)]
+    return (f"{how}: {err.finished} of {err.total} chunks of runs are saved in {folder}; the same command "
+            f"continues from there: python -m mmoe_np {shlex.join(words)}")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        with terminate_as_interrupt():
+            args.run(args)
     except (ValueError, TypeError, FileNotFoundError) as err:   # bad options, paths or data: one line
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        print(interrupted_message(err, args, argv), file=sys.stderr)
+        return 128 + getattr(err, "signum", signal.SIGINT)
     return 0
 
 

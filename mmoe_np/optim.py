@@ -41,14 +41,18 @@ def _check_grads(params, grads):
 
 
 class Optimizer:
-    """What SGD and Adam share: the learning rate(s), the state check, frozen runs."""
+    """What SGD and Adam share: the learning rate(s), the state check, frozen runs.
+
+    ``lr_scale`` multiplies every run's rate at the next step (1.0: the rates as given). A schedule
+    sets it before each step, e.g. :func:`linear_anneal`; the rates themselves never change."""
 
     def __init__(self, lr):
         self.lr = _learning_rate(lr)
+        self.lr_scale = 1.0
         self._shapes = None            # {name: shape} of the parameters of the first step
         self._frozen = None            # bool array over the runs, or None
         self._checked = None           # (params, grads) last checked: Params cannot change names or shapes
-        self._lr_cache = None          # (key, flat learning rates) of the last step
+        self._lr_cache = None          # what the last fused Adam step was given (see Adam.step)
 
     def _check_state(self, params, grads):
         """Check the arguments, and that they are the parameters this optimizer was first used with.
@@ -139,7 +143,7 @@ class SGD(Optimizer):
                 v *= self.momentum
                 v += g
                 g = v
-            p -= _per_run(lr, p) * g
+            p -= (self.lr_scale * _per_run(lr, p)) * g
 
 
 class Adam(Optimizer):
@@ -156,27 +160,36 @@ class Adam(Optimizer):
 
     ``m`` and ``v`` are kept per parameter name, so one Adam serves one model.
 
-    ``fused=True`` (default) applies the three lines above in one compiled pass over the
-    model's whole flat parameter buffer (:func:`mmoe_np.kernels.cpu.adam_update`);
-    ``fused=False`` does the same with NumPy array operations (about 13 of them per parameter,
-    each a pass over memory). Both compute the same update, equal up to rounding. The fused pass
-    is numba code (compiled on first use, whatever the model's backend).
+    ``fused=True`` applies the three lines above in one compiled pass over the model's whole
+    flat parameter buffer (:func:`mmoe_np.kernels.cpu.adam_update`, numba code compiled on first
+    use); ``fused=False`` does the same with NumPy array operations (about 13 of them per
+    parameter, each a pass over memory). Both compute the same update, equal up to rounding.
+    ``fused=None`` (default) follows the model's backend: :func:`mmoe_np.fit` and
+    :class:`mmoe_np.Trainer` call :meth:`use_backend`, which picks the compiled pass for the
+    'numba' and 'cuda' backends and NumPy for 'numpy' (which never needs numba); used directly,
+    without a trainer, it is NumPy.
     """
 
-    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, fused=True):
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, fused=None):
         super().__init__(lr)
         self.beta1 = _checks.real("beta1", beta1, low=0.0, high=1.0)
         self.beta2 = _checks.real("beta2", beta2, low=0.0, high=1.0)
         if self.beta1 == 1.0 or self.beta2 == 1.0:
             raise ValueError(f"beta1 and beta2 must be < 1, got beta1={beta1}, beta2={beta2}")
         self.eps = _checks.real("eps", eps, low=0.0, low_open=True)
-        self.fused = bool(fused)
+        self.fused = None if fused is None else bool(fused)
         self.t = 0
         self.m: dict[str, np.ndarray] = {}
         self.v: dict[str, np.ndarray] = {}
 
     def _states(self):
         return [self.m, self.v]
+
+    def use_backend(self, backend: str):
+        """Resolve ``fused=None`` for a model on ``backend``: compiled for 'numba'/'cuda', NumPy for 'numpy'."""
+        if self.fused is None:
+            self.fused = backend != "numpy"
+        return self
 
     def step(self, params, grads):
         self._check_state(params, grads)
@@ -186,17 +199,22 @@ class Adam(Optimizer):
             self.m, self.v = make(), make()
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        correction1 = 1.0 - b1 ** self.t
+        # the schedule's scale folded into the bias correction: lr * s * m / c1 = lr * m / (c1 / s)
+        correction1 = (1.0 - b1 ** self.t) / self.lr_scale
         correction2 = 1.0 - b2 ** self.t
         run_shape = self._run_shape(params)
-        if self.fused and _one_buffer(params, grads, self.m):
-            from .kernels.cpu import adam_update  # numba is imported on first use only
-            P = params.layout.size
-            key = (id(self.lr), self.lr if np.ndim(self.lr) == 0 else None, run_shape)
-            if self._lr_cache is None or self._lr_cache[0] != key:       # the rates change only with lr or freeze
-                self._lr_cache = (key, np.ascontiguousarray(self._run_lr(run_shape).reshape(-1)))
-            adam_update(params.flat.reshape(-1, P), grads.flat.reshape(-1, P), self.m.flat.reshape(-1, P),
-                        self.v.flat.reshape(-1, P), self._lr_cache[1], b1, b2, self.eps, correction1, correction2)
+        rates = (id(self.lr), self.lr if np.ndim(self.lr) == 0 else None)
+        fast = self._lr_cache                      # (params, grads, rates, update, buffers) of the last fused step
+        if not (self.fused and fast is not None and fast[0] is params and fast[1] is grads and fast[2] == rates):
+            fast = None
+            if self.fused and _one_buffer(params, grads, self.m):
+                from .kernels.cpu import adam_update  # numba is imported on first use only
+                P = params.layout.size
+                fast = self._lr_cache = (params, grads, rates, adam_update, (
+                    params.flat.reshape(-1, P), grads.flat.reshape(-1, P), self.m.flat.reshape(-1, P),
+                    self.v.flat.reshape(-1, P), np.ascontiguousarray(self._run_lr(run_shape).reshape(-1))))
+        if fast is not None:                       # one fused pass over the flat buffers
+            fast[3](*fast[4], b1, b2, self.eps, correction1, correction2)
             return
         lr = self._run_lr(run_shape)
         for name, p in params.items():
@@ -214,6 +232,15 @@ class Adam(Optimizer):
         """Arrays and step count, e.g. to save beside the parameters."""
         return {"t": self.t, "m": {k: np.array(a) for k, a in self.m.items()},
                 "v": {k: np.array(a) for k, a in self.v.items()}}
+
+
+def linear_anneal(step, steps, fraction):
+    """The learning-rate scale of step ``step`` (1, ..., ``steps``) when the rate falls linearly over the
+    last ``fraction`` of the steps: 1 before them, then ``(steps - step + 1) / n`` for the last
+    ``n = round(fraction * steps)`` steps (1 at their first, ``1/n`` at the last: never 0)."""
+    n = int(round(fraction * steps))
+    first = steps - n + 1
+    return 1.0 if n <= 0 or step < first else (steps - step + 1) / n
 
 
 def _per_run(lr, p):

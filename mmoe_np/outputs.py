@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMMITTED = ("figures", "results/reproduce", "results/reproduce_fig3", "results/sensitivity",
+COMMITTED = ("figures", "results/reproduce", "results/reproduce_fig3", "results/reproduce_long", "results/sensitivity",
              "results/census_group1.md", "results/census_group2.md", "notebooks")
 
 
@@ -47,6 +47,17 @@ def is_committed(path) -> bool:
         if path == place or place in path.parents:
             return True
     return False
+
+
+def is_committed_document(path) -> bool:
+    """True when ``path`` is a file of the repository checkout (README.md, REPRODUCTION.md, ...) outside
+    ``results/scratch/``: a document that ``reproduce report --write`` must not fill from other runs."""
+    if not _in_repo():
+        return False
+    path = Path(path).resolve()
+    repo = REPO.resolve()
+    scratch = repo / "results" / "scratch"
+    return repo in path.parents and scratch not in path.parents and ".venv" not in path.relative_to(repo).parts
 
 
 def scratch_dir(label: str) -> Path:

@@ -121,11 +121,22 @@ class Layout:
         return out
 
 
-def _view(a, shape):
-    """``a`` reshaped to ``shape`` without a copy (raises instead of silently copying)."""
-    v = a.view()
-    v.shape = shape
-    return v
+def view_as(a, shape):
+    """``a`` reshaped to ``shape`` without a copy; a ValueError where that would need one (never a
+    silent copy). NumPy >= 2.1 says so with ``reshape(copy=False)``; setting ``.shape`` (the older
+    way) is deprecated there, so it is used only on NumPy versions without that argument."""
+    try:
+        return np.reshape(a, shape, copy=False)
+    except TypeError:                                   # NumPy < 2.1: no copy argument
+        v = a.view()
+        try:
+            v.shape = shape
+        except AttributeError as err:
+            raise ValueError(str(err)) from None
+        return v
+
+
+_view = view_as
 
 
 class Params(dict):

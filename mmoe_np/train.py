@@ -32,7 +32,7 @@ import numpy as np
 from . import _checks
 from .data.sampling import EpochSampler
 from .memory import keep_freed_memory
-from .models.base import seed_array
+from .models.base import check_run_axes, seed_array
 from .nn import losses as losses_module
 from .optim import Adam
 from .progress import bar as progress_bar
@@ -148,15 +148,19 @@ def _rows(X, name="X"):
     return [x.shape[-2] for x in X] if isinstance(X, list) else X.shape[-2]
 
 
-def _check_optimizer(optimizer):
+def _check_optimizer(optimizer, backend="numpy"):
+    """The optimizer (default ``Adam(lr=1e-3)``); an Adam left at ``fused=None`` follows ``backend``
+    (NumPy for the numpy backend, which never needs numba)."""
     if optimizer is None:
-        return Adam(lr=1e-3)
+        optimizer = Adam(lr=1e-3)
     if isinstance(optimizer, type):
         raise TypeError(f"optimizer must be an optimizer object such as mn.Adam(lr=1e-3), got the class "
                         f"{optimizer.__name__} itself (add the parentheses)")
     if not callable(getattr(optimizer, "step", None)):
         raise TypeError(f"optimizer must be an optimizer object such as mn.Adam(lr=1e-3) (with a "
                         f"step(params, grads) method), got {optimizer!r}")
+    if hasattr(optimizer, "use_backend"):
+        optimizer.use_backend(backend)
     return optimizer
 
 
@@ -230,9 +234,9 @@ def _generators(seed, run_shape):
     shape, seeds = seed_array(seed)
     if shape == ():
         return np.random.default_rng(int(seeds[()]))
-    if np.broadcast_shapes(shape, run_shape) != tuple(run_shape):
-        raise ValueError(f"seed has shape {shape}, which does not fit the model's runs {run_shape}: give one "
-                         "seed, or one per run")
+    if len(shape) != len(run_shape) or not all(s in (1, r) for s, r in zip(shape, run_shape)):
+        raise ValueError(f"seed has shape {shape}, which does not fit the model's runs {tuple(run_shape)}: give "
+                         f"one seed, or one per run (an array of shape {tuple(run_shape)})")
     return np.vectorize(np.random.default_rng, otypes=[object])(np.broadcast_to(seeds, run_shape).astype(np.int64))
 
 
@@ -267,7 +271,7 @@ class Trainer:
     def __init__(self, model, optimizer=None, loss="mse", task_weights=None, *, max_loss_ratio=1e4,
                  snapshot_every=100, on_divergence="raise", fused=True):
         self.model = model
-        self.optimizer = _check_optimizer(optimizer)
+        self.optimizer = _check_optimizer(optimizer, model.backend)
         self.loss_fns = task_losses(loss, model.n_tasks)
         self.weights = _check_task_weights(task_weights, model.n_tasks)
         self.max_loss_ratio = _checks.real("max_loss_ratio", max_loss_ratio, low=1.0)
@@ -314,8 +318,8 @@ class Trainer:
             losses, dpreds = self._losses(preds, targets)
             self._guard(losses)
             grads = model.backward(cache, dpreds, checked=True)
-        frozen = self.diverged > 0
-        if frozen.any():                          # diverged runs: no gradient (it may be NaN), no update
+        if self.diverged.any():                   # diverged runs: no gradient (it may be NaN), no update
+            frozen = self.diverged > 0
             grads.flat[frozen] = 0.0
             losses = np.where(frozen[..., None], 0.0, losses)
         self.optimizer.step(model.params, grads)
@@ -342,11 +346,14 @@ class Trainer:
         total = losses.sum(axis=-1)
         if self.start_loss is None:
             self.start_loss = np.where(np.isfinite(total), np.maximum(total, 1e-12), np.inf)
-        bad = ~np.isfinite(total) | (total > self.max_loss_ratio * self.start_loss)
-        bad &= self.diverged == 0
-        if bad.any():
-            self._diverge(bad, losses)
-        elif (self.step_count - 1) % self.snapshot_every == 0 and self.step_count > 1:
+            self._limit = self.max_loss_ratio * self.start_loss
+        if not (np.isfinite(total).all() and (total <= self._limit).all()):     # the usual step skips this
+            bad = ~np.isfinite(total) | (total > self._limit)
+            bad &= self.diverged == 0
+            if bad.any():
+                self._diverge(bad, losses)
+                return
+        if (self.step_count - 1) % self.snapshot_every == 0 and self.step_count > 1:
             if self.resident is not None:
                 self.resident.snapshot()                                 # a copy within the device
             else:
@@ -509,6 +516,7 @@ def _prepare(trainer, X, Y, X_val, Y_val, batch_size, seed, loss, steps):
     else:
         X = model.check_inputs(X)
         targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units, dtype=model.dtype)
+        _check_target_runs(targets, model, "Y", isinstance(Y, (list, tuple)))
         check_labels(loss_fns, targets)
         if resident is not None and not isinstance(X, list):
             batches = resident.batches(X, targets, batch_size, rngs)
@@ -522,10 +530,18 @@ def _prepare(trainer, X, Y, X_val, Y_val, batch_size, seed, loss, steps):
                                                                   else "one array for all tasks"))
         validation = (X_val, task_targets(Y_val, _rows(X_val, "X_val"), model.n_tasks, model.out_units, "Y_val",
                                           dtype=model.dtype))
+        _check_target_runs(validation[1], model, "Y_val", isinstance(Y_val, (list, tuple)))
         check_labels(loss_fns, validation[1], "Y_val")
         if resident is not None and not isinstance(X_val, list):
             validation = resident.rows(*validation)                 # uploaded once
     return batches, validation
+
+
+def _check_target_runs(targets, model, name, per_task):
+    """Targets' leading (run) axes follow the rule of the inputs' (:func:`~mmoe_np.models.base.check_run_axes`)."""
+    for k, y in enumerate(targets):
+        check_run_axes(f"{name}[{k}]" if per_task else name, y.shape[:-2], model.run_shape,
+                       ("n", y.shape[-1] if per_task else len(targets)))
 
 
 class _Once:

@@ -1,5 +1,7 @@
 """The census-income loader and experiment: on small files made here, and on the shared test file."""
 import gzip
+import hashlib
+import shutil
 import warnings
 from pathlib import Path
 
@@ -69,19 +71,72 @@ def test_group_labels(test_only_dir):
     assert np.isfinite(X_all).all()
 
 
-def test_paper_mode_uses_train_file_and_halves_the_test_file(tmp_path):
+def accept_as_uci(monkeypatch, folder):
+    """Make the loader take the small files in ``folder`` for UCI's (their row counts and content hash)."""
+    digest = hashlib.sha256()
+    monkeypatch.setattr(census, "TRAIN_ROWS", len(census.read_rows(folder / census.TRAIN_FILE, digest=digest)))
+    monkeypatch.setattr(census, "TRAIN_CONTENT_SHA256", digest.hexdigest())
+    monkeypatch.setattr(census, "TEST_ROWS", len(census.read_rows(folder / census.TEST_FILE)))
+
+
+@pytest.fixture
+def paper_dir(tmp_path, monkeypatch):
     write(tmp_path / census.TRAIN_FILE, fake_rows(300, seed=1))
     write(tmp_path / census.TEST_FILE, fake_rows(101, seed=2))
-    data = census.load_census(tmp_path, group=1, seed=0)
-    assert data.mode == "paper"
-    assert (len(data.X_train), len(data.X_val), len(data.X_test)) == (300, 50, 51)
+    accept_as_uci(monkeypatch, tmp_path)
+    return tmp_path
 
 
-def test_unseen_category_encodes_as_zeros(tmp_path):
+def test_paper_mode_uses_train_file_and_halves_the_test_file(paper_dir):
+    data = census.load_census(paper_dir, group=1, seed=0)
+    assert data.mode == "paper" and data.rows == (300, 50, 51)
+    assert "paper protocol" in data.summary() and "test rows are identical to a train row" in data.summary()
+
+
+def test_a_copy_or_a_link_of_the_test_file_is_never_the_train_file(tmp_path, monkeypatch):
+    """The loader once accepted a copy (or a symlink) of the test file as 'paper protocol'."""
+    write(tmp_path / census.TEST_FILE, fake_rows(101, seed=2))
+    shutil.copy(tmp_path / census.TEST_FILE, tmp_path / census.TRAIN_FILE)
+    accept_as_uci(monkeypatch, tmp_path)                       # even with the row count and hash it would need
+    with pytest.raises(census.CensusFormatError, match="census-income.data.gz: is the test file itself"):
+        census.load_census(tmp_path)
+    (tmp_path / census.TRAIN_FILE).unlink()
+    (tmp_path / census.TRAIN_FILE).symlink_to(tmp_path / census.TEST_FILE)
+    with pytest.raises(census.CensusFormatError, match="is the test file itself"):
+        census.load_census(tmp_path)
+
+
+def test_the_train_file_is_checked_by_row_count_and_content_whenever_it_is_used(paper_dir, monkeypatch):
+    monkeypatch.setattr(census, "TRAIN_ROWS", 199_523)
+    with pytest.raises(census.CensusFormatError, match="census-income.data.gz: 300 rows, but UCI's train file has "
+                                                       "199,523: it is not census-income.data"):
+        census.load_census(paper_dir)
+    monkeypatch.setattr(census, "TRAIN_ROWS", 300)
+    rows = fake_rows(300, seed=1)
+    rows[7][0] = "42" if rows[7][0] != "42" else "43"           # one value changed, same row count
+    write(paper_dir / census.TRAIN_FILE, rows)
+    with pytest.raises(census.CensusFormatError, match="its uncompressed content has sha256 .* not UCI's"):
+        census.load_census(paper_dir)
+
+
+def test_test_rows_leaked_into_the_train_file_are_refused(tmp_path, monkeypatch):
+    test = fake_rows(100, seed=2)
+    write(tmp_path / census.TRAIN_FILE, fake_rows(290, seed=1) + test[:10])      # 10% of the test rows
+    write(tmp_path / census.TEST_FILE, test)
+    accept_as_uci(monkeypatch, tmp_path)
+    with pytest.raises(census.CensusFormatError, match=r"10 of the 100 test rows \(10%\) are also train rows"):
+        census.load_census(tmp_path)
+    write(tmp_path / census.TRAIN_FILE, fake_rows(297, seed=1) + test[:3])       # 3%: chance, as in UCI's files
+    accept_as_uci(monkeypatch, tmp_path)
+    assert census.load_census(tmp_path).overlap == 3
+
+
+def test_unseen_category_encodes_as_zeros(tmp_path, monkeypatch):
     train, test = fake_rows(50, seed=1), fake_rows(20, seed=2)
     test[0][census.COLUMNS.index("race")] = "never seen before"
     write(tmp_path / census.TRAIN_FILE, train)
     write(tmp_path / census.TEST_FILE, test)
+    accept_as_uci(monkeypatch, tmp_path)
     data = census.load_census(tmp_path, group=1, seed=0)
     race = [i for i, n in enumerate(data.feature_names) if n.startswith("race=")]
     rows_with_race = np.concatenate([data.X_val, data.X_test])[:, race].sum(axis=1)
@@ -134,35 +189,89 @@ def test_download_verifies_checksum_and_row_count(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="30 rows, expected 199523"):
         census.download(tmp_path / "b", base_url=url)
     monkeypatch.setattr(census, "TRAIN_ROWS", 30)
+    with pytest.raises(ValueError, match="uncompressed content sha256 .* does not match"):
+        census.download(tmp_path / "c", base_url=url)
+    digest = hashlib.sha256()
+    census.read_rows(source / census.TRAIN_FILE, digest=digest)
+    monkeypatch.setattr(census, "TRAIN_CONTENT_SHA256", digest.hexdigest())
     folder = census.download(tmp_path / "c", base_url=url)
     assert census.read_rows(folder / census.TRAIN_FILE) == census.read_rows(source / census.TRAIN_FILE)
 
 
-def test_reproduce_census_end_to_end(test_only_dir, tmp_path, capsys):
+CENSUS = ["reproduce", "census", "--runs", "3", "--steps", "40", "--batch-size", "32", "--eval-every", "10",
+          "--backend", "numpy", "--no-progress"]
+
+
+def test_reproduce_census_in_test_file_only_mode(test_only_dir, tmp_path, capsys):
     out = tmp_path / "table.md"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        code = main(["reproduce", "census", "--group", "2", "--data-dir", str(test_only_dir), "--runs", "2",
-                     "--steps", "40", "--batch-size", "32", "--backend", "numpy", "--no-progress",
-                     "--out", str(out)])
+        code = main([*CENSUS, "--group", "2", "--data-dir", str(test_only_dir), "--out", str(out)])
     text = capsys.readouterr().out
     assert code == 0
-    assert "TEST-FILE-ONLY" in text and "| MMoE |" in text and "college_or_more" in text
-    assert "| Single-Task |" in out.read_text()
+    saved = out.read_text()
+    assert "TEST-FILE-ONLY" in text and "college_or_more" in saved and "| Single-Task | 3 |" in saved
+    assert "Rows: train 200, validation 100, test 100." in saved
+    assert "| MMoE − Shared-Bottom | college_or_more |" in saved and "→ " in saved
+    assert saved.count(" [0.") >= 8                             # t intervals of the means
+
+
+def test_reproduce_census_follows_the_paper_split_with_both_files(paper_dir, tmp_path, capsys):
+    out = tmp_path / "table.md"
+    code = main([*CENSUS, "--group", "1", "--data-dir", str(paper_dir), "--out", str(out), "--methods", "shared_bottom",
+                 "mmoe"])
+    assert code == 0, capsys.readouterr().err
+    saved = out.read_text()
+    assert "(paper mode)" in saved and "Rows: train 300, validation 50, test 51" in saved
+    assert "| MMoE | 3 |" in saved and "| 0.9359 | 0.9410 |" in saved               # beside the paper's numbers
+    assert "| MMoE − Shared-Bottom | income_over_50k |" in saved
+
+
+def test_runs_on_the_run_axis_equal_runs_trained_alone(paper_dir):
+    """Each run is stopped on its own AUC and keeps its own best parameters, as if it had been trained alone."""
+    from mmoe_np.experiments.census import build, train_with_early_stopping
+    data = census.load_census(paper_dir, group=1, seed=0)
+    kw = dict(main=0, lr=3e-3, steps=60, batch_size=16, eval_every=5, patience=2)
+    D = data.X_train.shape[1]
+    together = build("mmoe", D, 2, [4, 5], "numpy")
+    steps = train_with_early_stopping(together, data.X_train, data.Y_train, data.X_val, data.Y_val, seed=[7, 8], **kw)
+    for r, (s, order) in enumerate(((4, 7), (5, 8))):
+        alone = build("mmoe", D, 2, s, "numpy")
+        step = train_with_early_stopping(alone, data.X_train, data.Y_train, data.X_val, data.Y_val, seed=order, **kw)
+        assert step == steps[r]
+        np.testing.assert_allclose(together.params.flat[r], alone.params.flat, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("options, words", [(["--runs", "0"], "--runs must be a positive integer"),
+                                            (["--batch-size", "0"], "--batch-size must be a positive integer"),
+                                            (["--patience", "0"], "--patience must be a positive integer"),
+                                            (["--lr", "0"], "--lr must be")])
+def test_bad_census_options_are_one_line(test_only_dir, tmp_path, capsys, options, words):
+    code = main([*CENSUS, "--data-dir", str(test_only_dir), "--out", str(tmp_path / "t.md"), *options])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and words in err, err
 
 
 @pytest.mark.skipif(not (SHARED / census.TEST_FILE).exists(),
                     reason=f"{SHARED / census.TEST_FILE} is absent (see the data README); shared-file checks skipped")
-def test_shared_test_file_matches_the_paper_label_correlations():
+def test_shared_files_follow_the_paper_split_and_match_its_label_correlations():
+    """Both files: the paper's split (199,523 / 49,881 / 49,881); only the test file: test-file-only mode.
+    Either way the labels' Pearson correlations are the paper's (0.1768 and 0.2373, reported without sign)."""
     assert census.sha256_of(SHARED / census.TEST_FILE) == census.TEST_SHA256
     from mmoe_np.metrics import pearson
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for group, paper in census_paper_correlations().items():
-            data = census.load_census(SHARED, group=group, seed=0)
-            assert len(data.X_train) + len(data.X_val) + len(data.X_test) == census.TEST_ROWS
-            Y = np.concatenate([data.Y_train, data.Y_val, data.Y_test])
-            assert abs(abs(pearson(Y[:, 0], Y[:, 1])) - paper) < 0.01
+        data = census.load_census(SHARED, group=1, seed=0, dtype=np.float32)
+    if (SHARED / census.TRAIN_FILE).exists():
+        assert data.mode == "paper" and data.rows == (199_523, 49_881, 49_881) and data.overlap == 2_925
+        rows = census.read_rows(SHARED / census.TRAIN_FILE) + census.read_rows(SHARED / census.TEST_FILE)
+    else:
+        assert data.mode == "test-file-only" and sum(data.rows) == census.TEST_ROWS
+        rows = census.read_rows(SHARED / census.TEST_FILE)
+    table = census.Table.from_rows(rows)
+    for group, paper in census_paper_correlations().items():
+        Y = census.labels(table, np.arange(len(table)), group)
+        assert abs(abs(pearson(Y[:, 0], Y[:, 1])) - paper) < 0.01
 
 
 def census_paper_correlations():

@@ -60,8 +60,9 @@ def _same(out, label):
 @pytest.mark.parametrize("seed", [0, [0, 1]], ids=["one run", "a run axis"])
 @pytest.mark.parametrize("cls", ISSUE_MODELS, ids=lambda c: c.__name__)
 def test_a_steady_step_uploads_nothing_allocates_nothing_copies_back_its_losses_and_equals_numpy(cls, seed):
-    """Two steps on batches drawn on the device (the first makes the buffers), the second recorded; the
-    NumPy oracle takes the same batches (same generator) and must agree on losses, parameters, moments."""
+    """Two steps on batches drawn on the device (the first makes the buffers), the second recorded, at half
+    the rate (``lr_scale``, as an annealing schedule sets it); the NumPy oracle takes the same batches (same
+    generator) and must agree on losses, parameters, moments."""
     X, Y = data(12)
     targets = [Y[:, :1], Y[:, 1:]]
     trainers = {backend: mn.Trainer(build(cls, seed, backend), mn.Adam(lr=1e-2)) for backend in ("numpy", "cuda")}
@@ -71,6 +72,8 @@ def test_a_steady_step_uploads_nothing_allocates_nothing_copies_back_its_losses_
     sources = {"numpy": train.ArrayBatches(X, targets, 4, np.random.default_rng(0)),
                "cuda": device.resident.batches(X, targets, 4, np.random.default_rng(0))}
     for step in range(2):
+        for trainer in trainers.values():
+            trainer.optimizer.lr_scale = 1.0 if step == 0 else 0.5        # a schedule's scale (no upload)
         want = trainers["numpy"].step(*sources["numpy"].next_batch())
         with record_traffic() as traffic:
             got = device.step(*sources["cuda"].next_batch())

@@ -15,9 +15,12 @@ SOLUTION = {p.stem: p for p in SOLUTIONS}
 def test_every_exercise_has_a_template_and_a_solution_and_a_check():
     assert [p.name for p in TEMPLATES] == [p.name for p in SOLUTIONS]
     assert len(TEMPLATES) >= 10
-    names = {check.exercise_name(p, p.read_text()) for p in SOLUTIONS}
-    assert names == set(exercises.EXERCISES)
-    assert {"experts_backward", "mmoe_backward", "bce_with_logits"} <= names
+    names = {check.exercise_name(p, p.read_text()): p.stem for p in SOLUTIONS}
+    assert set(names) == set(exercises.EXERCISES)
+    assert {"experts_backward", "mmoe_backward", "bce_with_logits"} <= set(names)
+    assert names == exercises.FILES                       # each exercise's file is where the checker looks
+    lessons = {p.stem[2:4] for p in SOLUTIONS}
+    assert {"02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14", "15"} <= lessons
 
 
 def test_templates_are_in_sync_with_solutions():
@@ -29,11 +32,11 @@ def test_templates_are_in_sync_with_solutions():
 
 
 def test_every_blank_template_is_todo_and_every_solution_passes(capsys):
-    assert check.main([str(p) for p in TEMPLATES] + ["--summary"]) == 1
+    assert check.main([str(p) for p in TEMPLATES] + ["--summary", "--jobs", "2"]) == 1
     out = capsys.readouterr().out.splitlines()
     assert all(line.startswith("TODO") and "not done yet" in line for line in out[:-1]), out
     assert out[-1] == f"{len(TEMPLATES)} files: 0 PASS, {len(TEMPLATES)} TODO, 0 FAIL, 0 ERROR"
-    assert check.main([str(p) for p in SOLUTIONS]) == 0
+    assert check.main([str(p) for p in SOLUTIONS] + ["--jobs", "2"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == len(SOLUTIONS) and all(line.startswith("PASS") for line in out), out
 
@@ -129,11 +132,12 @@ def test_a_namedtuple_answer_is_judged_like_a_tuple(tmp_path, capsys):
     assert capsys.readouterr().out.startswith("PASS")
 
 
-def test_a_file_that_imports_the_library_gets_a_note(tmp_path, capsys):
+def test_a_file_that_imports_the_library_is_an_error(tmp_path, capsys):
     text = ("EXERCISE = 'mse'\nfrom mmoe_np.nn.losses import mse as _mse\ndef mse(p, y):\n    return _mse(p, y)\n")
-    assert check.main([str(write(tmp_path, "borrowed", text))]) == 0
+    assert check.main([str(write(tmp_path, "borrowed", text))]) == 2
     out = capsys.readouterr().out
-    assert out.startswith("PASS") and "imports mmoe_np" in out
+    assert out.startswith("ERROR mse") and "refused: the file imports mmoe_np.nn.losses (line 2)" in out
+    assert out.count("\n") == 1      # every other route: tests/test_check_sandbox.py
 
 
 def test_a_checker_fault_is_an_error_not_a_verdict(tmp_path, capsys, monkeypatch):
@@ -145,16 +149,40 @@ def test_a_checker_fault_is_an_error_not_a_verdict(tmp_path, capsys, monkeypatch
     assert out.startswith("ERROR") and "could not check" in out
 
 
-def test_a_time_out_also_ends_processes_the_student_started(tmp_path, capsys):
+def test_a_file_cannot_start_processes(tmp_path, capsys):
     marker = tmp_path / "still_running"
     child = f"import time, pathlib; time.sleep(4); pathlib.Path({str(marker)!r}).write_text('x')"
     text = (f"EXERCISE = 'mse'\nimport subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {child!r}])\n"
             "def mse(p, y):\n    while True:\n        pass\n")
     assert check.main([str(write(tmp_path, "spawner", text)), "--timeout", "2"]) == 2
-    assert "did not finish within 2 s" in capsys.readouterr().out
+    assert "refused: the file starts another program or process" in capsys.readouterr().out
     import time
-    time.sleep(3)
+    time.sleep(4.5)
     assert not marker.exists()
+
+
+def test_an_exercise_runs_on_the_students_own_earlier_exercise(tmp_path, capsys):
+    """ex04 imports the student's ex02, ex07 their ex14, ex10 their ex09: copied beside it, checked first."""
+    ex04 = (EXERCISES / "solutions" / "ex04_shared_bottom_backward.py").read_text()
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "ex04_shared_bottom_backward.py").write_text(ex04)
+    assert check.main([str(alone / "ex04_shared_bottom_backward.py")]) == 2
+    assert "this exercise imports your ex02_dense_backward.py: put it in the same folder" in capsys.readouterr().out
+    flat = tmp_path / "flat"                          # a class in one folder: each student's own ex02
+    flat.mkdir()
+    (flat / "alice_ex04_shared_bottom_backward.py").write_text(ex04)
+    (flat / "alice_ex02_dense_backward.py").write_text(FAIL_CASES["sign"][0])
+    (flat / "bob_ex04_shared_bottom_backward.py").write_text(ex04)
+    (flat / "bob_ex02_dense_backward.py").write_text((EXERCISES / "solutions" / "ex02_dense_backward.py").read_text())
+    assert check.main([str(flat / f"{n}_ex04_shared_bottom_backward.py") for n in ("alice", "bob")]) == 1
+    alice, bob = capsys.readouterr().out.splitlines()
+    assert alice.startswith("FAIL shared_bottom_backward") and "first mend your alice_ex02_dense_backward.py" in alice
+    assert "the sign is flipped" in alice
+    assert bob.startswith("PASS shared_bottom_backward"), bob
+    (flat / "carol_ex04_shared_bottom_backward.py").write_text(ex04)          # no carol_ex02: whose would it be?
+    assert check.main([str(flat / "carol_ex04_shared_bottom_backward.py")]) == 2
+    assert "2 files here could be it" in capsys.readouterr().out
 
 
 def test_an_endless_loop_times_out(tmp_path, capsys):

@@ -78,7 +78,7 @@ def test_an_optimizer_refuses_parameters_it_was_not_made_for():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_flat_fused_update_equals_the_per_parameter_one(dtype):
     models = [mn.MMoE(n_features=5, n_experts=3, expert_units=2, seed=[1, 2], dtype=dtype) for _ in range(2)]
-    opts = [mn.Adam(lr=np.array([1e-2, 3e-3])), mn.Adam(lr=np.array([1e-2, 3e-3]), fused=False)]
+    opts = [mn.Adam(lr=np.array([1e-2, 3e-3]), fused=True), mn.Adam(lr=np.array([1e-2, 3e-3]), fused=False)]
     rng = np.random.default_rng(0)
     for _ in range(5):
         grads = models[0].params.zeros_like()
@@ -99,3 +99,21 @@ def test_optimizer_arguments_are_checked():
         mn.Adam(lr=np.ones(3) * 1e-3).step(model.params, model.params.zeros_like())
     with pytest.raises(TypeError, match="step\\(params, grads\\) takes two dicts"):
         mn.Adam().step([np.zeros(2)], [np.zeros(2)])
+
+
+def test_linear_anneal_and_lr_scale():
+    from mmoe_np.optim import linear_anneal
+    scales = [linear_anneal(s, 8, 0.5) for s in range(1, 9)]
+    assert scales == [1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25]
+    assert [linear_anneal(s, 8, 0.0) for s in (1, 8)] == [1.0, 1.0]
+    # lr_scale s is the same step as the rate lr * s, for Adam (fused and NumPy) and SGD
+    rng = np.random.default_rng(0)
+    p0, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    for make in (lambda lr: mn.Adam(lr=lr, fused=False), lambda lr: mn.SGD(lr=lr, momentum=0.5)):
+        a, b = make(0.01), make(0.004)
+        a.lr_scale = 0.4
+        pa, pb = {"w": p0.copy()}, {"w": p0.copy()}
+        for _ in range(3):
+            a.step(pa, {"w": g})
+            b.step(pb, {"w": g})
+        np.testing.assert_allclose(pa["w"], pb["w"], rtol=1e-12, atol=1e-15)

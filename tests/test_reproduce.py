@@ -96,11 +96,32 @@ def test_the_full_run_is_recognised_and_its_settings_are_the_documented_protocol
     assert F["lrs"] == (1e-4, 1e-3, 1e-2) and F["runs"] == 200 and F["steps"] >= 5000 and F["n_train"] is None
 
 
-def test_reproduction_md_tables_are_built_from_the_committed_raw_results():
-    """REPRODUCTION.md's generated blocks equal what the code builds from results/ (reproduce report)."""
+def test_reproduction_md_and_readme_tables_are_built_from_the_committed_raw_results():
+    """REPRODUCTION.md's and README.md's generated blocks equal what the code builds from results/ (reproduce
+    report), and together they hold every block."""
     if not (REPO / "results" / "reproduce" / "sweep.npz").exists():
         pytest.skip("no committed study in results/reproduce")
-    written = report.read_blocks(REPO / "REPRODUCTION.md")
-    for name, body in report.blocks(REPO / "results" / "reproduce", REPO / "results" / "sensitivity").items():
-        assert written.get(name) == body, (f"REPRODUCTION.md's '{name}' block is stale: "
-                                           "python -m mmoe_np reproduce report --write REPRODUCTION.md")
+    written = {**report.read_blocks(REPO / "REPRODUCTION.md"), **report.read_blocks(REPO / "README.md")}
+    generated = report.blocks(REPO / "results" / "reproduce", REPO / "results" / "sensitivity")
+    assert set(generated) == set(report.BLOCKS) <= set(written)
+    for name, body in generated.items():
+        assert written.get(name) == body, (f"the '{name}' block is stale: python -m mmoe_np reproduce report "
+                                           "--write REPRODUCTION.md README.md")
+
+
+def test_the_long_study_is_a_documented_run_with_folders_of_its_own(tmp_path, monkeypatch):
+    """32,000 steps, 100 runs: recognised as protocol.LONG, written to results/reproduce_long and figures/long,
+    never over the 8,000-step study."""
+    import argparse
+
+    from mmoe_np.experiments import reproduce
+    monkeypatch.setattr(outputs, "REPO", tmp_path)
+    (tmp_path / "mmoe_np").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    settings = dict(protocol.LONG)
+    assert protocol.documented_run(settings) == "long" and protocol.documented_run(protocol.FAITHFUL) == "faithful"
+    assert protocol.documented_run(dict(settings, runs=99)) is None
+    args = argparse.Namespace(out=None, figures=None, force=False)
+    out, figures = reproduce.resolve_outputs(args, True, "all", "long")
+    assert out == tmp_path / "results" / "reproduce_long" and figures == tmp_path / "figures" / "long"
+    assert outputs.is_committed(out)

@@ -106,3 +106,47 @@ def test_run_seeds_are_checked():
         build(mn.MMoE, [1.5, 2])
     with pytest.raises(ValueError, match="at least one seed"):
         build(mn.MMoE, [])
+
+
+@pytest.mark.parametrize("index", [slice(0, 2), True, None, 1.0, "0", [0]])
+def test_run_takes_integers_and_index_tuples_only(index):
+    """run(slice(0, 2)), run(True) and run(None) once returned a 'one-run' model holding two runs."""
+    model = build(mn.MMoE, [1, 2])
+    with pytest.raises(TypeError, match="index must be an integer or a tuple of integers naming one run of "
+                                        r"run_shape \(2,\)"):
+        model.run(index)
+
+
+def test_run_out_of_range_and_negative_indices():
+    model = build(mn.MMoE, [[1, 2, 3], [4, 5, 6]])
+    with pytest.raises(ValueError, match=r"index \(5, 0\) is out of range for run_shape \(2, 3\)"):
+        model.run((5, 0))
+    with pytest.raises(ValueError, match=r"index 5 is out of range for run_shape \(2,\)"):
+        build(mn.MMoE, [1, 2]).run(5)
+    with pytest.raises(ValueError, match=r"index \(0, 3\) is out of range for run_shape \(2, 3\)"):
+        model.run((0, 3))
+    with pytest.raises(ValueError, match=r"with 2 integer\(s\), got 1"):
+        model.run(1)
+    np.testing.assert_array_equal(model.run((-1, -1)).params.flat, model.run((1, np.int64(2))).params.flat)
+    assert model.run((1, 2)).run_shape == ()
+
+
+def test_a_wrong_number_of_seeds_names_both_shapes():
+    model = build(mn.MMoE, [1, 2, 3])
+    X, Y = data(3)
+    with pytest.raises(ValueError, match=r"seed has shape \(2,\), which does not fit the model's runs \(3,\): give "
+                                         r"one seed, or one per run \(an array of shape \(3,\)\)"):
+        mn.fit(model, X, Y, steps=1, seed=[1, 2], progress=False)
+
+
+def test_data_with_fewer_run_axes_than_the_model_is_refused_not_broadcast():
+    """Seeds [[0, 1], [2, 3]] with data (2, n, D): run (1, 0) once trained on X[0]."""
+    model = build(mn.MMoE, [[0, 1], [2, 3]])
+    X, Y = data(2)
+    with pytest.raises(ValueError, match=r"X has leading \(run\) axes \(2,\), which do not fit this model's runs "
+                                         r"\(2, 2\): pass \(B, 6\) for one array read by every run, or \(2, 2, B, 6\)"):
+        mn.fit(model, X, Y, steps=1, progress=False)
+    with pytest.raises(ValueError, match=r"Y has leading \(run\) axes \(2,\)"):
+        mn.fit(model, X[0], Y, steps=1, progress=False)
+    mn.fit(model, X[:, None], Y[:, None], steps=1, progress=False)          # (2, 1, n, D): shared along axis 1
+    mn.fit(model, X[0], Y[0], steps=1, progress=False)                      # (n, D): read by every run

@@ -75,3 +75,16 @@ def test_bad_sweep_settings_are_clear_errors():
         run_sweep(SweepConfig(chosen_lrs={"mmoe": [1e-3]}), progress=False)
     with pytest.raises(ValueError, match="models must be one of"):
         run_sweep(SweepConfig(models=("transformer",)), progress=False)
+
+
+def test_annealed_sweep_differs_only_at_the_end_and_is_recorded_only_when_used():
+    from mmoe_np.experiments.sweep import config_dict
+    base = SweepConfig(correlations=(1.0,), runs=2, lrs=(1e-2,), steps=20, eval_every=5, n_train=256,
+                       models=("mmoe",))
+    annealed = SweepConfig(**{**base.__dict__, "anneal": 0.5})
+    a, b = run_sweep(base, progress=False), run_sweep(annealed, progress=False)
+    np.testing.assert_array_equal(a["curves"][..., :2], b["curves"][..., :2])   # steps 5, 10
+    assert not np.array_equal(a["curves"][..., 2:], b["curves"][..., 2:])
+    assert "anneal" not in config_dict(base) and config_dict(annealed)["anneal"] == 0.5
+    with pytest.raises(ValueError, match="anneal"):
+        run_sweep(SweepConfig(**{**base.__dict__, "anneal": 1.5}), progress=False)

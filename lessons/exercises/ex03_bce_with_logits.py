@@ -1,17 +1,19 @@
 """Exercise 03b -- binary cross-entropy on logits, stable, and its gradient (lesson 03).
 
-With logits z, labels y in [0, 1] and the sigmoid s(z) = 1 / (1 + exp(-z)), averaged over the
-N entries of z (shape (B, O)):
+With logits z, labels y in [0, 1] and the sigmoid s(z) = 1 / (1 + exp(-z)), the loss is the mean
+over the N entries of z (shape (B, O)) of
 
-    L = (1 / N) * sum [ -y log s(z) - (1 - y) log(1 - s(z)) ]
+    -y log s(z) - (1 - y) log(1 - s(z))
 
-1. Show that each term equals  max(z, 0) - z y + log(1 + exp(-|z|)).  Unlike the first form,
-   it never computes exp of a large positive number: it is finite for z = +-1e4.
-2. Show that dL/dz = (s(z) - y) / N.
-3. Compute s(z) without overflow too: for z >= 0 it is 1 / (1 + exp(-z)); for z < 0,
-   exp(z) / (1 + exp(z)). Both only need exp(-|z|).
+1. Show that each term can be written with exp(-|z|) as the only exponential, so that it stays
+   finite for z = +-1e4 (where exp(z) overflows and 1 - s(z) rounds to 0). Treat z >= 0 and z < 0
+   separately; log s(z) = -log(1 + exp(-z)) is a good start. Then merge the two cases into one
+   expression.
+2. Show that dL/dz takes a very simple form in s(z) and y (do not forget the mean).
+3. Compute s(z) without overflow, again with exp(-|z|) only.
 
-Return ``(loss, dlogits)``: a float and an array shaped like z.
+Return ``(loss, dlogits)``: a float and an array shaped like z. The checker grades the code; your
+teacher grades the derivations (INSTRUCTOR.md has the answers and a rubric).
 
 Check your answer:  python -m mmoe_np.check lessons/exercises/ex03_bce_with_logits.py
 """

@@ -1,15 +1,13 @@
 """Exercise 05c -- the experts' backward pass, with ReLU's mask (lesson 05).
 
-Forward (all E experts at once):
+Forward, all E experts at once:
 
     Z[b, u, e] = sum_d X[b, d] W[d, u, e] + bias[u, e]        H = relu(Z)        (B, U, E)
 
-Given dH = dL/dH (B, U, E), derive and return dX (B, D), dW (D, U, E) and dbias (U, E):
-
-1. ReLU passes the gradient only where the unit was on: dZ = dH * [Z > 0], and Z > 0
-   exactly where H > 0, so the mask can be read from H.
-2. W[d, u, e] touches Z[b, u, e] for every row b with slope X[b, d].
-3. X[b, d] touches every Z[b, u, e] with slope W[d, u, e].
+Given dH = dL/dH (B, U, E), derive and return dX (B, D), dW (D, U, E) and dbias (U, E).
+On paper first: where does ReLU pass a gradient back, and why can you read that from H alone
+(without Z)? Which entries of Z does W[d, u, e] change, and with which slope? Which does X[b, d]?
+Sum over what is not in the parameter's own shape.
 
 Check your answer:  python -m mmoe_np.check lessons/exercises/ex05_experts_backward.py
 """

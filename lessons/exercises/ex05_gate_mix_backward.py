@@ -1,8 +1,9 @@
 """Exercise 05b -- the gate-weighted sum's backward pass (lesson 05).
 
 Forward: ``F[k, b, u] = sum_e G[k, b, e] * H[b, u, e]`` with H (B, U, E), G (K, B, E).
-Given ``dF`` (K, B, U), return ``dH`` (B, U, E) and ``dG`` (K, B, E).
-``np.einsum`` makes each a one-liner; loops are fine too.
+Given ``dF`` (K, B, U), derive and return ``dH`` (B, U, E) and ``dG`` (K, B, E). On paper: which
+entries of F does H[b, u, e] reach (how many tasks?), and which does G[k, b, e] reach?
+``np.einsum`` makes each a one-liner once you know which index is summed; loops are fine too.
 
 Check your answer:  python -m mmoe_np.check lessons/exercises/ex05_gate_mix_backward.py
 """

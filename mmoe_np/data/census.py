@@ -18,9 +18,16 @@ standardised, both with statistics from the training split only (a category firs
 validation or test data encodes as all zeros).
 
 Splits: the paper trains on the train file and splits the test file 1:1 at random
-(seeded) into validation and test. When only the test file is present -- as in this
-workplace, which has no internet -- ``load_census`` runs in a clearly reported
+(seeded) into validation and test (199,523 / 49,881 / 49,881 rows). When only the test file
+is present (a CI machine without the train file), ``load_census`` runs in a clearly reported
 *test-file-only* mode: the 99,762 test rows are split 50/25/25 into train/validation/test.
+
+What it checks whenever it uses the train file (paper mode): its row count (199,523) and the
+sha256 of its uncompressed content (the .gz may be re-compressed, so never the .gz's own hash),
+the test file's row count, that the two are not one file, and that the test rows do not come
+from the train file: the UCI files share 2,925 identical rows by chance (2.9% of the test file:
+people who gave the same answers and carry the same weight), so more than ``MAX_OVERLAP`` (5%)
+of the test rows found in the train file is refused.
 """
 from __future__ import annotations
 
@@ -41,6 +48,8 @@ from .. import _checks
 TRAIN_FILE, TEST_FILE = "census-income.data.gz", "census-income.test.gz"
 TEST_SHA256 = "5ac4cacd3ca9f1ecb10de1a0a41e4ac68fdc419e3fec190f5c0c6cc03b2ea659"
 TRAIN_ROWS, TEST_ROWS = 199_523, 99_762
+TRAIN_CONTENT_SHA256 = "3676a81db7d3528f3f8b9f3c699d0f0aa28db45e6e994fa0b8ed38327539ee86"   # uncompressed
+MAX_OVERLAP = 0.05                 # share of test rows identical to a train row above which the files are refused
 MIN_ROWS = 10                      # fewest rows a train, validation or test part may have
 UCI_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/census-income-mld/"
 
@@ -75,8 +84,9 @@ class CensusFormatError(ValueError):
 
 
 # ------------------------------------------------------------------------------ reading
-def read_rows(path, compressed=None) -> list[list[str]]:
+def read_rows(path, compressed=None, digest=None) -> list[list[str]]:
     """Parse one census file into rows of 42 strings (gzip when ``compressed``; default: by suffix).
+    ``digest`` (a ``hashlib`` object), if given, is fed the uncompressed content on the way.
 
     Raises CensusFormatError naming the file and line for a wrong column count, and for a
     truncated or corrupt gzip stream.
@@ -87,10 +97,12 @@ def read_rows(path, compressed=None) -> list[list[str]]:
     rows, lines = [], []
     line_no = 0
     try:
-        with opener(path, "rt", encoding="latin-1") as f:
+        with opener(path, "rb") as f:
             try:
-                for line_no, line in enumerate(f, start=1):
-                    line = line.rstrip("\n")
+                for line_no, raw in enumerate(f, start=1):
+                    if digest is not None:
+                        digest.update(raw)
+                    line = raw.decode("latin-1").rstrip("\r\n")
                     if not line.strip():
                         continue
                     rows.append(_fields(line, path, line_no))
@@ -214,20 +226,22 @@ class Encoder:
                 names += [f"{name}={v}" for v in self.names[name]]
         return names
 
-    def transform(self, table: Table, rows) -> np.ndarray:
-        """(n, n_features) float64: standardised continuous columns and one-hot blocks."""
-        blocks = []
+    def transform(self, table: Table, rows, dtype=np.float64) -> np.ndarray:
+        """(n, n_features) of ``dtype``: standardised continuous columns and one-hot blocks, written into
+        one array (no per-column blocks to concatenate)."""
+        n = len(rows)
+        out = np.zeros((n, len(self.feature_names)), dtype=dtype)
+        column = 0
         for name in COLUMNS:
             if name in CONTINUOUS:
-                x = table.numeric[name][rows]
-                blocks.append(((x - self.means[name]) / self.stds[name])[:, None])
+                out[:, column] = (table.numeric[name][rows] - self.means[name]) / self.stds[name]
+                column += 1
             elif name in self.position:
                 slot = self.position[name][table.codes[name][rows]]     # -1: unseen in training
-                onehot = np.zeros((len(slot), len(self.names[name])))
                 known = slot >= 0
-                onehot[np.nonzero(known)[0], slot[known]] = 1.0
-                blocks.append(onehot)
-        return np.concatenate(blocks, axis=1)
+                out[np.nonzero(known)[0], column + slot[known]] = 1.0
+                column += len(self.names[name])
+        return out
 
 
 # -------------------------------------------------------------------------------- loading
@@ -245,10 +259,17 @@ class CensusData:
     task_names: tuple
     mode: str          # "paper" or "test-file-only"
     group: int
+    overlap: int = 0   # test rows identical to a train row (paper mode; the UCI files share 2,925)
+
+    @property
+    def rows(self):
+        """(train, validation, test) row counts."""
+        return len(self.X_train), len(self.X_val), len(self.X_test)
 
     def summary(self) -> str:
         rows = len(self.X_train) + len(self.X_val) + len(self.X_test)
-        mode = ("paper protocol: train file for training, test file split 1:1 into validation/test"
+        mode = ("paper protocol: train file for training, test file split 1:1 into validation/test "
+                f"({self.overlap:,} test rows are identical to a train row, as in UCI's own files)"
                 if self.mode == "paper" else
                 f"TEST-FILE-ONLY mode: census-income.data.gz not found, so the {rows:,} rows of the test "
                 "file are split 50/25/25 into train/validation/test (numbers are not the paper's protocol)")
@@ -271,16 +292,46 @@ def data_dir_from(data_dir=None) -> Path:
     return folder
 
 
-def load_census(data_dir=None, group: int = 1, seed=0) -> CensusData:
-    """Load, label, split and encode the census-income data (see the module docstring)."""
+def check_train_file(folder, train_rows, test_rows, content_sha256):
+    """The paper mode's checks (module docstring): a CensusFormatError naming the file when one fails.
+    Returns the number of test rows identical to a train row."""
+    train_path, test_path = folder / TRAIN_FILE, folder / TEST_FILE
+    if os.path.samefile(train_path, test_path) or train_rows == test_rows:
+        raise CensusFormatError(f"{train_path}: is the test file itself (the same file or a copy); the paper trains "
+                                f"on UCI's census-income.data, never on test rows")
+    if len(train_rows) != TRAIN_ROWS:
+        raise CensusFormatError(f"{train_path}: {len(train_rows):,} rows, but UCI's train file has {TRAIN_ROWS:,}: "
+                                "it is not census-income.data (remove it to run in test-file-only mode, or fetch it "
+                                "again with mmoe_np.data.census.download)")
+    if TRAIN_CONTENT_SHA256 is not None and content_sha256 != TRAIN_CONTENT_SHA256:
+        raise CensusFormatError(f"{train_path}: its uncompressed content has sha256 {content_sha256}, not UCI's "
+                                f"{TRAIN_CONTENT_SHA256}: the file was changed (fetch it again with "
+                                "mmoe_np.data.census.download)")
+    if len(test_rows) != TEST_ROWS:
+        raise CensusFormatError(f"{test_path}: {len(test_rows):,} rows, but UCI's test file has {TEST_ROWS:,}")
+    seen = set(map(tuple, train_rows))
+    overlap = sum(tuple(r) in seen for r in test_rows)
+    if overlap > MAX_OVERLAP * len(test_rows):
+        raise CensusFormatError(f"{train_path}: {overlap:,} of the {len(test_rows):,} test rows "
+                                f"({overlap / len(test_rows):.0%}) are also train rows (UCI's files share 2.9% by "
+                                f"chance; more than {MAX_OVERLAP:.0%} means test rows leaked into the train file)")
+    return overlap
+
+
+def load_census(data_dir=None, group: int = 1, seed=0, dtype=np.float64) -> CensusData:
+    """Load, label, split and encode the census-income data (see the module docstring); features as ``dtype``."""
     _checks.choice("group", group, GROUPS)
+    dtype = _checks.float_dtype("dtype", dtype)
     folder = data_dir_from(data_dir)
     rng = _checks.generator("seed", seed)
     test_rows = read_rows(folder / TEST_FILE)
     order = rng.permutation(len(test_rows))
+    overlap = 0
     if (folder / TRAIN_FILE).is_file():
         mode = "paper"
-        train_rows = read_rows(folder / TRAIN_FILE)
+        digest = hashlib.sha256()
+        train_rows = read_rows(folder / TRAIN_FILE, digest=digest)
+        overlap = check_train_file(folder, train_rows, test_rows, digest.hexdigest())
         table = Table.from_rows(train_rows + test_rows)         # one set of codes for both files
         n_train, half = len(train_rows), len(order) // 2
         train = np.arange(n_train)
@@ -300,10 +351,10 @@ def load_census(data_dir=None, group: int = 1, seed=0) -> CensusData:
                 f"{len(rows)}, at least {MIN_ROWS} are needed")
     encoder = Encoder.fit(table, train)
     return CensusData(
-        X_train=encoder.transform(table, train), Y_train=labels(table, train, group),
-        X_val=encoder.transform(table, val), Y_val=labels(table, val, group),
-        X_test=encoder.transform(table, test), Y_test=labels(table, test, group),
-        feature_names=encoder.feature_names, task_names=GROUPS[group], mode=mode, group=group)
+        X_train=encoder.transform(table, train, dtype), Y_train=labels(table, train, group),
+        X_val=encoder.transform(table, val, dtype), Y_val=labels(table, val, group),
+        X_test=encoder.transform(table, test, dtype), Y_test=labels(table, test, group),
+        feature_names=encoder.feature_names, task_names=GROUPS[group], mode=mode, group=group, overlap=overlap)
 
 
 # ------------------------------------------------------------------------------ download
@@ -336,9 +387,14 @@ def download(data_dir, base_url: str = UCI_URL, train: bool = True):
                 partial.unlink()
                 raise ValueError(f"{name}: sha256 {digest} does not match the expected {TEST_SHA256}")
         else:
-            n = len(read_rows(partial, compressed=True))
+            digest = hashlib.sha256()
+            n = len(read_rows(partial, compressed=True, digest=digest))
             if n != TRAIN_ROWS:
                 partial.unlink()
                 raise ValueError(f"{name}: {n} rows, expected {TRAIN_ROWS}")
+            if TRAIN_CONTENT_SHA256 is not None and digest.hexdigest() != TRAIN_CONTENT_SHA256:
+                partial.unlink()
+                raise ValueError(f"{name}: uncompressed content sha256 {digest.hexdigest()} does not match the "
+                                 f"expected {TRAIN_CONTENT_SHA256}")
         partial.replace(target)
     return folder

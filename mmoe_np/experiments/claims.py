@@ -11,7 +11,8 @@ and a 95% interval. Verdicts:
   effect of the claimed kind, if any, is too small to matter;
 - **inconclusive**: otherwise;
 - **too few runs**: fewer paired runs than an interval needs (:data:`mmoe_np.stats.MIN_PAIRED_RUNS`,
-  and :data:`mmoe_np.stats.MIN_SPREAD_RUNS` for the bootstrap of spreads): no verdict at all.
+  and :data:`mmoe_np.stats.MIN_SPREAD_RUNS` for the bootstrap of spreads): no verdict at all;
+- **not measured**: the study lacks the correlations the claim is about (e.g. 0.5 and 1.0).
 
 Intervals are t intervals for R - 1 degrees of freedom (paired ratios) or paired bootstrap
 percentile intervals (spreads and best losses), all from :mod:`mmoe_np.stats`.
@@ -75,12 +76,23 @@ def _at(final, correlations, p):
     return final[list(np.round(correlations, 6)).index(round(p, 6))]
 
 
+def has(correlations, *values):
+    """True when every one of ``values`` is among ``correlations``."""
+    at = set(np.round(np.asarray(correlations, float), 6).tolist())
+    return all(round(v, 6) in at for v in values)
+
+
 def correlation_trend(final, correlations, model):
-    """loss(0.5)/loss(1.0) paired by run, claimed above 1; ``final`` (C, R, M) of one model's column."""
-    lo, mid, hi = (_at(final, correlations, p)[:, model] for p in (0.5, 0.9, 1.0))
+    """loss(0.5)/loss(1.0) paired by run, claimed above 1; ``final`` (C, R, M) of one model's column.
+    The details compare with 0.9 when the study has it."""
+    lo, hi = (_at(final, correlations, p)[:, model] for p in (0.5, 1.0))
     main = paired_ratio(lo, hi).ratio
-    detail = (f"loss(0.9)/loss(1.0) {paired_ratio(mid, hi).ratio}; loss(0.5)/loss(0.9) "
-              f"{paired_ratio(lo, mid).ratio}; runs with loss(0.5) > loss(1.0): {np.mean(lo > hi):.0%}")
+    detail = ""
+    if has(correlations, 0.9):
+        mid = _at(final, correlations, 0.9)[:, model]
+        detail = (f"loss(0.9)/loss(1.0) {paired_ratio(mid, hi).ratio}; loss(0.5)/loss(0.9) "
+                  f"{paired_ratio(lo, mid).ratio}; ")
+    detail += f"runs with loss(0.5) > loss(1.0): {np.mean(lo > hi):.0%}"
     return main, verdict(main, "above"), detail
 
 
@@ -144,25 +156,46 @@ def best_losses(final, correlations, models, a, b, q=0.05, n_boot=2000, seed=0):
     return worst, combine(verdicts), "; ".join(details)
 
 
+NOT_MEASURED = "not measured"
+NO_VALUE = Interval(float("nan"), float("nan"), float("nan"), 0)
+
+
 def evaluate_claims(main, fig3=None):
     """Every claim's row from the main study (``final`` (C, R, M), ``correlations``, ``models``) and,
-    when given, the Fig. 3 study (Shared-Bottom with a bottom of 16)."""
+    when given, the Fig. 3 study (Shared-Bottom with a bottom of 16).
+
+    A claim about correlations 0.5 and 1.0 in a study without both gets a row with the verdict
+    "not measured" and the reason, rather than an error after the training."""
     final, corr = main["final"], np.asarray(main["correlations"], dtype=float)
     models = [str(m) for m in main["models"]]
+    ends = has(corr, 0.5, 1.0)
+    missing = "needs correlations 0.5 and 1.0; this study has " + ", ".join(f"{p:g}" for p in corr)
     rows = []
     if fig3 is not None:
-        value, v, detail = correlation_trend(fig3["final"], np.asarray(fig3["correlations"], float), 0)
-        rows.append(Claim("Fig. 3: Shared-Bottom (bottom of 16) does worse as the correlation falls",
-                          "paired loss(0.5)/loss(1.0), > 1 claimed", value, v, detail))
+        fig3_corr = np.asarray(fig3["correlations"], float)
+        claim, statistic = ("Fig. 3: Shared-Bottom (bottom of 16) does worse as the correlation falls",
+                            "paired loss(0.5)/loss(1.0), > 1 claimed")
+        if has(fig3_corr, 0.5, 1.0):
+            value, v, detail = correlation_trend(fig3["final"], fig3_corr, 0)
+            rows.append(Claim(claim, statistic, value, v, detail))
+        else:
+            rows.append(Claim(claim, statistic, NO_VALUE, NOT_MEASURED, missing))
     for j, name in enumerate(models):
-        value, v, detail = correlation_trend(final, corr, j)
-        rows.append(Claim(f"§5.1 (1): {MODEL_LABELS[name]} does better at higher correlation",
-                          "paired loss(0.5)/loss(1.0), > 1 claimed", value, v, detail))
+        claim, statistic = (f"§5.1 (1): {MODEL_LABELS[name]} does better at higher correlation",
+                            "paired loss(0.5)/loss(1.0), > 1 claimed")
+        if ends:
+            value, v, detail = correlation_trend(final, corr, j)
+            rows.append(Claim(claim, statistic, value, v, detail))
+        else:
+            rows.append(Claim(claim, statistic, NO_VALUE, NOT_MEASURED, missing))
     for other in ("omoe", "shared_bottom"):
-        value, v, detail = gap_difference(final, corr, models, other)
-        rows.append(Claim(f"§5.1 (2): MMoE's gap across correlations is much smaller than {MODEL_LABELS[other]}'s",
-                          f"paired [L(0.5)/L(1.0) of {MODEL_LABELS[other]}] / [same of MMoE], > 1 claimed",
-                          value, v, detail))
+        claim, statistic = (f"§5.1 (2): MMoE's gap across correlations is much smaller than {MODEL_LABELS[other]}'s",
+                            f"paired [L(0.5)/L(1.0) of {MODEL_LABELS[other]}] / [same of MMoE], > 1 claimed")
+        if ends:
+            value, v, detail = gap_difference(final, corr, models, other)
+            rows.append(Claim(claim, statistic, value, v, detail))
+        else:
+            rows.append(Claim(claim, statistic, NO_VALUE, NOT_MEASURED, missing))
     for moe in ("omoe", "mmoe"):
         value, v, detail = beats(final, corr, models, moe)
         rows.append(Claim(f"§5.1 (3): {MODEL_LABELS[moe]} beats Shared-Bottom",
@@ -174,10 +207,16 @@ def evaluate_claims(main, fig3=None):
         rows.append(Claim(f"Fig. 5: Shared-Bottom's final losses vary much more than {MODEL_LABELS[moe]}'s",
                           f"std of log final loss, Shared-Bottom / {MODEL_LABELS[moe]} (smallest shown), > 1 claimed",
                           value, v, detail))
-    value, v, detail = spread(final, corr, models, "omoe", "mmoe", at=0.5)
-    _, _, at1 = spread(final, corr, models, "omoe", "mmoe", at=1.0)
-    rows.append(Claim("Fig. 5: OMoE loses robustness at correlation 0.5",
-                      "std of log final loss at 0.5, OMoE / MMoE, > 1 claimed", value, v, f"{detail}; {at1}"))
+    claim, statistic = ("Fig. 5: OMoE loses robustness at correlation 0.5",
+                        "std of log final loss at 0.5, OMoE / MMoE, > 1 claimed")
+    if has(corr, 0.5):
+        value, v, detail = spread(final, corr, models, "omoe", "mmoe", at=0.5)
+        if has(corr, 1.0):
+            detail += "; " + spread(final, corr, models, "omoe", "mmoe", at=1.0)[2]
+        rows.append(Claim(claim, statistic, value, v, detail))
+    else:
+        rows.append(Claim(claim, statistic, NO_VALUE, NOT_MEASURED,
+                          "needs correlation 0.5; this study has " + ", ".join(f"{p:g}" for p in corr)))
     for other in ("shared_bottom", "omoe"):
         value, v, detail = best_losses(final, corr, models, other, "mmoe")
         rows.append(Claim(f"Fig. 5: best losses comparable, {MODEL_LABELS[other]} vs MMoE",
@@ -190,7 +229,8 @@ def claims_table(rows) -> str:
     """The verdict table as markdown."""
     lines = ["| claim | paired statistic | value [95% interval] | verdict |", "|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r.claim} | {r.statistic} | {r.value} | **{r.verdict}** |")
+        value = "—" if r.verdict == NOT_MEASURED else str(r.value)
+        lines.append(f"| {r.claim} | {r.statistic} | {value} | **{r.verdict}** |")
     lines.append("")
     lines.append("Details (every correlation and comparison behind each verdict):")
     lines.append("")

@@ -49,3 +49,16 @@ def model_seeds(data_seeds, name, n_tasks=1):
              for s in data_seeds]
     seeds = np.array(seeds, dtype=np.int64)
     return seeds if n_tasks > 1 else seeds[:, 0]
+
+
+def check_options(args, *names, jobs=True):
+    """Refuse, before any work, count options (``--runs``, ``--steps``, ...) below 1 -- never a silent
+    default for 0 -- and a ``--jobs`` that is neither -1 (every core) nor a positive number of processes.
+    Options left at None (their default) are not checked."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive integer (>= 1), got {value}")
+    value = getattr(args, "jobs", None)
+    if jobs and value is not None and value != -1 and value < 1:
+        raise ValueError(f"--jobs must be -1 (one process per core) or a positive number of processes, got {value}")

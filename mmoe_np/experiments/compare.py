@@ -15,7 +15,7 @@ import numpy as np
 from .. import findings, outputs
 from ..stats import MIN_PAIRED_RUNS, MIN_SPREAD_RUNS, paired_ratio, resolvable_ratio
 from . import plots, protocol
-from .common import MODEL_LABELS
+from .common import MODEL_LABELS, check_options
 from .reproduce import correlation_table, paired_table, study_learning_rates, summary_table
 from .sweep import SweepConfig, run_sweep
 
@@ -106,6 +106,7 @@ def caveat(result) -> str:
 
 def main(args):
     start = time.perf_counter()
+    check_options(args, "runs", "steps", "batch_size")
     full = (args.runs == DEFAULT_RUNS and args.steps is None and args.lr is None and args.seed == 0
             and tuple(args.correlations) == (0.5, 0.9, 1.0) and args.batch_size is None
             and args.backend == protocol.FAITHFUL["backend"])

@@ -7,7 +7,8 @@ sizes (8 experts of 16, towers of 8, a bottom of 113) with the learning rate cho
 200 runs at the chosen rates; fresh samples every step ("repeat until enough data are
 generated"); training until the curves flatten. ``LEGACY`` is the study this project
 committed before (8,000 fixed training points, 1,500 steps, lr 1e-2), kept for the
-sensitivity table and the engine's timing target.
+sensitivity table and the engine's timing target. ``LONG`` is the faithful protocol trained to
+32,000 steps (the verdicts by training budget).
 """
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ FIG3 = dict(models=("shared_bottom",), sizes={"shared_bottom": {"bottom_units": 
 FIG4 = dict(models=("shared_bottom", "omoe", "mmoe"))
 LEGACY = dict(FAITHFUL, runs=200, pilot_runs=0, lrs=(1e-2,), steps=1500, eval_every=100, n_train=8000,
               dtype="float64")
+# The long study of the budgets issue: the faithful protocol trained four times longer, 100 paired runs, the
+# curves recorded every 500 steps (verdicts at 1,000 ... 32,000 steps). Its own folders, so that it never
+# overwrites the 8,000-step study or its figures.
+LONG = dict(FAITHFUL, runs=100, steps=32_000, eval_every=500)
+
+# name: (protocol, results folder, figures folder) of each documented full run of `reproduce`
+DOCUMENTED = {"faithful": (FAITHFUL, "results/reproduce", "figures"),
+              "long": (LONG, "results/reproduce_long", "figures/long")}
 
 # the settings that define a run's numbers (not how it is spread over processes); the backend is one:
 # float32 results differ by rounding between backends, and the committed ones come from numba
@@ -30,3 +39,11 @@ def is_full_run(settings, protocol=FAITHFUL):
     def norm(v):
         return tuple(float(x) for x in v) if isinstance(v, (list, tuple)) else v
     return all(norm(settings.get(k)) == norm(protocol.get(k)) for k in PROTOCOL_KEYS)
+
+
+def documented_run(settings):
+    """The name of the documented full run (``DOCUMENTED``) whose protocol ``settings`` follow, or None."""
+    for name, (settings_of_run, _, _) in DOCUMENTED.items():
+        if is_full_run(settings, settings_of_run):
+            return name
+    return None

@@ -29,9 +29,10 @@ from .. import outputs
 from ..data import make_synthetic
 from ..metrics import pearson
 from ..stats import mean_interval, paired_ratio
-from . import claims, plots, protocol
-from .common import MODEL_LABELS
-from .sweep import SweepConfig, config_dict, run_sweep
+from . import claims, plots, protocol, store
+from .common import MODEL_LABELS, check_options
+from .jobs import DASK_TIMEOUT
+from .sweep import SweepConfig, config_dict, run_sweep, settings_of
 
 TARGETS = ("fig2", "fig3", "fig4", "fig5", "all")
 FIGURES = {"fig2": "reproduce_fig2.png", "fig3": "reproduce_fig3.png", "fig4": "reproduce_fig4.png",
@@ -67,29 +68,104 @@ def sweep_config(settings, **changes):
     return SweepConfig(**{**fields, **changes})
 
 
-def run_fig3(settings, executor_kw):
+def fig3_config(settings):
     """Paper Fig. 3: Shared-Bottom with a bottom of 16, towers of 8, Adam's defaults."""
-    config = sweep_config(settings, models=protocol.FIG3["models"], sizes=protocol.FIG3["sizes"],
-                          lrs=protocol.FIG3["lrs"])
-    return run_sweep(config, **executor_kw)
+    return sweep_config(settings, models=protocol.FIG3["models"], sizes=protocol.FIG3["sizes"],
+                        lrs=protocol.FIG3["lrs"])
 
 
-def run_pilot(settings, executor_kw):
+def pilot_config(settings):
     """The pilot of Figs. 4-5: every learning rate of the grid on ``pilot_runs`` runs of their own
     (seeds not in the main study). None when there is nothing to choose."""
     base = sweep_config(settings, models=protocol.FIG4["models"])
     if len(base.lrs) == 1 or not settings["pilot_runs"]:
         return None
-    return run_sweep(replace(base, runs=settings["pilot_runs"], seed=base.seed + 1), **executor_kw)
+    return replace(base, runs=settings["pilot_runs"], seed=base.seed + 1)
+
+
+def fig45_config(settings, pilot=None):
+    """Figs. 4-5: every model at the learning rate the pilot chose for it at each correlation (or at
+    every rate of the grid when there is no pilot)."""
+    base = sweep_config(settings, models=protocol.FIG4["models"])
+    return base if pilot is None else replace(base, chosen_lrs=chosen_learning_rates(pilot))
+
+
+def run_fig3(settings, executor_kw):
+    return run_sweep(fig3_config(settings), **executor_kw)
+
+
+def run_pilot(settings, executor_kw):
+    config = pilot_config(settings)
+    return None if config is None else run_sweep(config, **executor_kw)
 
 
 def run_fig45(settings, executor_kw, pilot=None):
-    """Figs. 4-5: every model at the learning rate the pilot chose for it at each correlation
-    (or at every rate of the grid when there is no pilot)."""
-    base = sweep_config(settings, models=protocol.FIG4["models"])
-    if pilot is None:
-        return run_sweep(base, **executor_kw)
-    return run_sweep(replace(base, chosen_lrs=chosen_learning_rates(pilot)), **executor_kw)
+    return run_sweep(fig45_config(settings, pilot), **executor_kw)
+
+
+# --------------------------------------------------------------------- one folder, one study
+PARTS = ("fig3", "pilot", "main")
+
+
+def part_folder(out, part):
+    """Where each part of a study lives: the main sweep in ``out``, the others in subfolders."""
+    return Path(out) if part == "main" else Path(out) / part
+
+
+def expected_configs(settings):
+    """``{part: SweepConfig or None}``: what each part of the study with ``settings`` is (the main
+    sweep's ``chosen_lrs`` come from its pilot, so they are not known before it has run)."""
+    return {"fig3": fig3_config(settings), "pilot": pilot_config(settings), "main": fig45_config(settings)}
+
+
+def recorded_settings(folder):
+    """``(settings, complete)`` of the sweep held in ``folder`` (finished or not), or None if it holds none."""
+    folder = Path(folder)
+    manifest = folder / "chunks" / store.MANIFEST
+    if manifest.exists():
+        return store.read_json(manifest, "chunk manifest").get("sweep", {}), True
+    if (folder / "sweep.npz").exists():
+        return settings_of(_npz_config(folder / "sweep.npz"))
+    if (folder / "config.json").exists():
+        return settings_of(store.read_json(folder / "config.json"))
+    return None
+
+
+def mismatch(folder, config, part, ignore=("runs_per_job", "chosen_lrs")):
+    """Differences (``["seed 0 there, 9 here", ...]``) between the sweep recorded in ``folder`` and
+    ``config`` (None: this study has no such part), ignoring how runs are cut into jobs and (for the
+    main sweep, whose pilot picks them) the chosen rates. None when the folder holds no sweep; []
+    when they agree."""
+    recorded = recorded_settings(folder)
+    if recorded is None:
+        return None
+    if config is None:
+        return [f"a {part} sweep there, none here"]
+    found, complete = recorded
+    return store.differences(found, config_dict(config), ignore=ignore, known_only=not complete)
+
+
+def check_study_folder(out, settings, option="--out"):
+    """Refuse (one line, before any training) an ``out`` that holds any part of another study."""
+    for part, config in expected_configs(settings).items():
+        diffs = mismatch(part_folder(out, part), config, part)
+        if diffs:
+            where = ("" if part == "main" else f"{part}/: ") + store.describe_differences(diffs)
+            raise outputs.OutputError(f"{option} {out}: holds another study ({where}); choose another {option}, or "
+                                      "delete that folder to run this study there")
+
+
+def run_part(config, folder, executor_kw, extra, label):
+    """One part of the study in ``folder``: read back if it finished before with these settings (never
+    redone), else run -- continuing from the chunks a killed run left -- and save. Returns the result."""
+    folder = Path(folder)
+    if (folder / "sweep.npz").exists() and not mismatch(folder, config, label, ignore=("runs_per_job",)):
+        print(f"{label}: finished before with these settings; read from {folder} (delete it to run it again)")
+        return load_results(folder)
+    result = run_sweep(config, out=folder, **executor_kw)
+    save_results(result, folder, extra=extra)
+    store.clear_chunks(folder)
+    return result
 
 
 def chosen_learning_rates(result):
@@ -120,6 +196,7 @@ def save_results(result, folder, extra=None):
     folder.mkdir(parents=True, exist_ok=True)
     config = result["config"]
     info = config_dict(config)
+    info["sweep"] = config_dict(config)            # the exact settings, compared when a run continues
     info.update(streamed=config.n_train is None,
                 n_train=config.n_train if config.n_train is not None else config.steps * config.batch_size,
                 lrs=list(config.lrs), chosen_lrs=chosen_learning_rates(result))
@@ -127,8 +204,6 @@ def save_results(result, folder, extra=None):
     for key, value in config.sizes.get("shared_bottom", {}).items():
         info[key] = value                                            # e.g. "bottom_units": 16 for Fig. 3
     config_json = json.dumps(info)
-    np.savez_compressed(folder / "sweep.npz", **{k: v for k, v in result.items() if isinstance(v, np.ndarray)},
-                        config=np.array(config_json))
     final, best = result["curves_by_lr"][..., -1], np.nanmin(result["curves_by_lr"], axis=-1)
     train_final = result["train_curves_by_lr"][..., -1]
     with open(folder / "per_run.csv", "w", newline="") as f:
@@ -151,19 +226,47 @@ def save_results(result, folder, extra=None):
         w.writerow(["model", "correlation", "lr", "runs", "mean", "std", "ci95_low", "ci95_high"])
         w.writerows(summary_rows(result))
     (folder / "config.json").write_text(json.dumps(info, indent=1) + "\n")
+    # last, whole or not at all: a folder with a sweep.npz holds a finished sweep
+    store.save_npz(folder / "sweep.npz", **{k: v for k, v in result.items() if isinstance(v, np.ndarray)},
+                   config=np.array(config_json))
     return folder
 
 
+RESULT_KEYS = ("curves", "curves_by_lr", "correlations", "models", "steps", "lr_table", "chosen_lr_index",
+               "val_final", "diverged", "config")
+
+
 def load_results(folder):
-    """The arrays of a saved sweep, with ``final`` and ``config`` (a dict), as :func:`run_sweep` returns them."""
+    """The arrays of a saved sweep, with ``final`` and ``config`` (a dict), as :func:`run_sweep` returns them.
+
+    A missing, damaged or incomplete ``sweep.npz`` is one line naming the file and what is wrong
+    (:class:`~.store.ResultFileError`)."""
     path = Path(folder) / "sweep.npz"
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path} not found: run the study first (python -m mmoe_np reproduce all)")
-    with np.load(path, allow_pickle=False) as f:
-        result = {k: f[k] for k in f.files if k != "config"}
-        result["config"] = json.loads(str(f["config"]))
-    result.setdefault("final", result["curves"][..., -1])
+    result = store.read_npz(path, RESULT_KEYS, "sweep results")
+    result["config"] = _parse_config(path, result.pop("config"))
+    curves = result["curves"]
+    C, M = len(result["correlations"]), len(result["models"])
+    if curves.ndim != 4 or curves.shape[0] != C or curves.shape[2] != M or curves.shape[3] != len(result["steps"]):
+        raise store.ResultFileError(f"{path}: curves has shape {curves.shape}, which does not match its {C} "
+                                    f"correlations, {M} models and {len(result['steps'])} evaluations")
+    result.setdefault("final", curves[..., -1])
     return result
+
+
+def _parse_config(path, value):
+    try:
+        info = json.loads(str(value))
+    except ValueError as err:
+        raise store.ResultFileError(f"{path}: its config is not valid JSON ({err})") from None
+    if not isinstance(info, dict):
+        raise store.ResultFileError(f"{path}: its config is not a JSON object")
+    return info
+
+
+def _npz_config(path):
+    return _parse_config(path, store.read_npz(path, ("config",), "sweep results")["config"])
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -256,29 +359,52 @@ def settings_from(args):
                 seed=args.seed, dtype=args.dtype, backend=args.backend)
 
 
-def resolve_outputs(args, full, target):
+def resolve_outputs(args, full, target, run="faithful"):
     """Where the results and figures go; every path checked before any training (one-line errors).
-    A run that is not the documented one writes both to one scratch folder unless told otherwise."""
+    A documented full run (``run``, :data:`.protocol.DOCUMENTED`) writes to its own committed folders; a
+    run that is not one writes both to one scratch folder unless told otherwise."""
     what = f"python -m mmoe_np reproduce {target} with the documented settings"
     scratch = None if full or args.force else outputs.scratch_dir(target)
     common = dict(full_run=full, force=args.force, label=target, what=what, scratch=scratch)
-    return (outputs.choose("--out", args.out, "results/reproduce", **common),
-            outputs.choose("--figures", args.figures, "figures", **common))
+    _, results, figures = protocol.DOCUMENTED[run or "faithful"]
+    return (outputs.choose("--out", args.out, results, **common),
+            outputs.choose("--figures", args.figures, figures, **common))
 
 
 def main(args):
     start = time.perf_counter()
     settings = settings_from(args)
-    for key in ("runs", "steps", "batch_size", "eval_every"):
-        if settings[key] < 1:
-            raise ValueError(f"{key.replace('_', '-')} must be a positive integer (>= 1), got {settings[key]}")
-    full = protocol.is_full_run(settings)
-    out, figures = resolve_outputs(args, full, args.target)
+    check_options(args, "runs", "steps", "batch_size", "eval_every")
+    if args.chunk_runs < 0:
+        raise ValueError(f"--chunk-runs must be 0 (chosen from the workers) or a positive number of runs, got "
+                         f"{args.chunk_runs}")
+    if args.pilot_runs < 0:
+        raise ValueError(f"--pilot-runs must be 0 (no pilot) or a positive number of runs, got {args.pilot_runs}")
+    if len(set(np.round(settings["correlations"], 6))) != len(settings["correlations"]):
+        raise ValueError(f"--correlations must not repeat a value, got {list(settings['correlations'])}")
+    configs = expected_configs(settings)
+    for config in configs.values():           # every setting checked before any training
+        if config is not None:
+            config.check()
+    run = protocol.documented_run(settings)
+    full = run is not None
+    out, figures = resolve_outputs(args, full, args.target, run)
+    args.resume_folder = out                  # where an interrupted run's chunks are (see __main__)
     if not full:
         print(f"settings differ from the documented full run: results go to {out}" +
               ("" if figures == out else f", figures to {figures}"))
     executor_kw = dict(executor="dask" if args.scheduler else ("serial" if args.jobs == 1 else "joblib"),
-                       n_jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress)
+                       n_jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress,
+                       dask_timeout=args.dask_timeout)
+    with store.lock(out):
+        if args.target != "fig2":
+            check_study_folder(out, settings)
+        if args.chunk_runs:
+            configs = {k: v if v is None else replace(v, runs_per_job=args.chunk_runs) for k, v in configs.items()}
+        _run_study(args, settings, configs, out, figures, executor_kw, start)
+
+
+def _run_study(args, settings, configs, out, figures, executor_kw, start):
     if args.target in ("fig2", "all"):
         cosines = np.round(np.linspace(0, 1, 11), 2)
         corr = label_correlations(cosines, trials=args.runs, seed=args.seed, m=args.m, c=args.c,
@@ -289,22 +415,25 @@ def main(args):
     fig3 = main_result = None
     if args.target in ("fig3", "all"):
         t = time.perf_counter()
-        fig3 = run_fig3(settings, executor_kw)
-        save_results(fig3, out / "fig3", extra=dict(study="fig3"))
+        fig3 = run_part(configs["fig3"], out / "fig3", executor_kw, dict(study="fig3"), "fig3")
         plots.plot_correlation_curves(figures / FIGURES["fig3"], fig3["steps"], fig3["curves"][:, :, 0],
                                       fig3["correlations"], title="Fig. 3: Shared-Bottom (bottom of 16), Adam lr 1e-3")
         print(describe(fig3, "Fig. 3: Shared-Bottom with a bottom of 16"))
         print(f"[fig3: {time.perf_counter() - t:.0f} s]", flush=True)
+    elif (out / "fig3" / "sweep.npz").exists():           # this study's Fig. 3 part, finished by an earlier run
+        fig3 = load_results(out / "fig3")
     if args.target in ("fig4", "fig5", "all"):
         t = time.perf_counter()
-        pilot = run_pilot(settings, executor_kw)
-        if pilot is not None:
-            save_results(pilot, out / "pilot", extra=dict(study="pilot"))
-            print(describe(pilot, f"Pilot ({pilot['config'].runs} runs, every learning rate)"))
+        pilot = None
+        if configs["pilot"] is not None:
+            pilot = run_part(configs["pilot"], out / "pilot", executor_kw, dict(study="pilot"), "pilot")
+            print(describe(pilot, f"Pilot ({pilot['final'].shape[1]} runs, every learning rate)"))
             print(f"[pilot: {time.perf_counter() - t:.0f} s]", flush=True)
-        main_result = run_fig45(settings, executor_kw, pilot)
-        save_results(main_result, out, extra=dict(study="fig4", pilot_runs=settings["pilot_runs"] if pilot else 0,
-                                                  lrs=list(settings["lrs"])))
+        main_config = configs["main"] if pilot is None else replace(configs["main"],
+                                                                    chosen_lrs=chosen_learning_rates(pilot))
+        main_result = run_part(main_config, out, executor_kw,
+                               dict(study="fig4", pilot_runs=settings["pilot_runs"] if pilot else 0,
+                                    lrs=list(settings["lrs"]), target=args.target), "fig4")
         print(describe(main_result, "Figs. 4-5: Shared-Bottom, OMoE, MMoE at the chosen learning rates"))
         if args.target in ("fig4", "all"):
             plots.plot_loss_curves(figures / FIGURES["fig4"], main_result["steps"], main_result["curves"],
@@ -356,6 +485,12 @@ def add_arguments(parser):
                         help=f"arithmetic of the models (default {F['dtype']}; data are drawn in float64)")
     parser.add_argument("--jobs", type=int, default=-1, help="processes for joblib (-1: all cores, 1: serial)")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://...): run on that cluster")
+    parser.add_argument("--dask-timeout", type=float, default=DASK_TIMEOUT,
+                        help=f"seconds to wait for an unreachable Dask scheduler, or for a worker when the cluster "
+                             f"has none, before giving up (default {DASK_TIMEOUT:g})")
+    parser.add_argument("--chunk-runs", type=int, default=0,
+                        help="runs per chunk (0: chosen from the number of workers); each finished chunk is saved, "
+                             "and the same command continues a killed run from there")
     parser.add_argument("--out", default=None, help="folder for the raw results (default: results/reproduce for the "
                                                     "documented full run, a new results/scratch/ folder otherwise)")
     parser.add_argument("--figures", default=None, help="folder for the figures (default: figures/ for the full run)")

@@ -17,9 +17,9 @@ import time
 from dataclasses import replace
 
 from .. import outputs
-from . import protocol
-from .reproduce import describe, save_results, study_learning_rates, sweep_config
-from .sweep import run_sweep
+from . import protocol, store
+from .common import check_options
+from .reproduce import describe, mismatch, run_part, study_learning_rates, sweep_config
 
 VARIANTS = {
     "baseline": ({}, "the faithful protocol itself (20 runs)"),
@@ -28,6 +28,8 @@ VARIANTS = {
     "n100k": (dict(n_train=100_000), "a fixed training set of 100,000 points per run"),
     "steps1500": (dict(steps=1500, eval_every=100), "1,500 steps (the old study's length)"),
     "steps32000": (dict(steps=32_000, eval_every=1000), "32,000 steps: four times longer"),
+    "anneal32000": (dict(steps=32_000, eval_every=1000, anneal=0.25),
+                    "32,000 steps, the rate falling linearly towards 0 over the last 8,000 (a plateau)"),
     "legacy": ({k: protocol.LEGACY[k] for k in ("n_train", "steps", "eval_every", "lrs", "dtype")},
                "the old study's protocol: 8,000 points, 1,500 steps, lr 1e-2 for every model"),
     "c3": (dict(c=3.0), "c = 3 (larger task weights) instead of 1"),
@@ -55,6 +57,7 @@ def variant_config(name, runs=RUNS, backend="numba", lrs=None):
 
 
 def main(args):
+    check_options(args, "runs")
     full = args.runs == RUNS and args.lr is None and args.backend == protocol.FAITHFUL["backend"]
     out = outputs.choose("--out", args.out, "results/sensitivity", full_run=full, force=args.force,
                          label="sensitivity", what=f"python -m mmoe_np reproduce sensitivity (with {RUNS} runs)")
@@ -63,13 +66,20 @@ def main(args):
     configs = {name: variant_config(name, args.runs, args.backend, lrs) for name in args.variants}   # errors first
     executor_kw = dict(executor="serial" if args.jobs == 1 else "joblib", n_jobs=args.jobs,
                        progress=not args.no_progress)
-    for name, config in configs.items():
-        start = time.perf_counter()
-        result = run_sweep(config, **executor_kw)
-        save_results(result, out / name, extra=dict(study="sensitivity", variant=name,
-                                                    description=VARIANTS[name][1]))
-        print(describe(result, f"{name}: {VARIANTS[name][1]}"))
-        print(f"[{name}: {time.perf_counter() - start:.0f} s]\n")
+    args.resume_folder = out
+    with store.lock(out):
+        for name, config in configs.items():                   # one folder, one study: checked before training
+            diffs = mismatch(out / name, config, name)
+            if diffs:
+                raise outputs.OutputError(f"--out {out}: its {name}/ holds that variant with other settings "
+                                          f"({store.describe_differences(diffs)}); choose another --out, or delete "
+                                          f"{out / name} to run it again")
+        for name, config in configs.items():
+            start = time.perf_counter()
+            result = run_part(config, out / name, executor_kw, dict(study="sensitivity", variant=name,
+                                                                    description=VARIANTS[name][1]), name)
+            print(describe(result, f"{name}: {VARIANTS[name][1]}"))
+            print(f"[{name}: {time.perf_counter() - start:.0f} s]\n")
     print(f"raw results: {out}; the table: python -m mmoe_np reproduce report")
 
 

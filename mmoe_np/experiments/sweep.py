@@ -17,15 +17,17 @@ parameters and reported (``diverged``); the others train on.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from .. import _checks, train
 from ..data import SyntheticRuns
-from ..optim import Adam
+from ..optim import Adam, linear_anneal
+from . import store
 from .common import PAPER_SIZES, build_model, model_seeds, run_seeds
-from .jobs import run_jobs
+from .jobs import DASK_TIMEOUT, run_jobs
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,9 @@ class SweepConfig:
     gives every run a fixed training set of that size. ``lrs``: the learning rates tried
     (every model at every rate); ``chosen_lrs``: instead, a fixed rate per model and
     correlation, ``{model: [lr at correlation 1, ...]}``. ``sizes``: model sizes overriding
-    the paper's, ``{model: {argument: value}}``.
+    the paper's, ``{model: {argument: value}}``. ``anneal``: the fraction of the steps at the end
+    over which every rate falls linearly towards 0 (:func:`mmoe_np.optim.linear_anneal`; 0: constant
+    rates, the paper's protocol).
     """
 
     correlations: tuple = (0.5, 0.9, 1.0)
@@ -61,12 +65,18 @@ class SweepConfig:
     sizes: dict = field(default_factory=dict, hash=False)
     runs_per_job: int = 0          # 0: about 4 jobs per worker
     extra: dict = field(default_factory=dict, hash=False)
+    anneal: float = 0.0
 
     def check(self):
         for name in ("runs", "steps", "eval_every", "batch_size", "n_val", "n_test", "d"):
             _checks.positive_int(name, getattr(self, name))
         if self.n_train is not None:
             _checks.positive_int("n_train", self.n_train)
+        if self.d < 2:
+            raise ValueError(f"d must be >= 2 (u1 and u2 are orthogonal directions), got {self.d}")
+        _checks.non_negative_int("m", self.m)
+        _checks.real("c", self.c, low=0.0, low_open=True)
+        _checks.real("noise_std", self.noise_std, low=0.0)
         if not self.correlations:
             raise ValueError("correlations must name at least one value, got none")
         for p in self.correlations:
@@ -83,6 +93,7 @@ class SweepConfig:
         _checks.choice("alpha_beta", self.alpha_beta, ("normal", "google"))
         _checks.choice("dtype", self.dtype, ("float32", "float64"))
         _checks.non_negative_int("runs_per_job", self.runs_per_job)
+        _checks.real("anneal", self.anneal, low=0.0, high=1.0)
         return self
 
     @property
@@ -137,7 +148,9 @@ def job(config: SweepConfig, first: int, data_seeds: list):
     evaluation = 0
     for step in range(1, config.steps + 1):
         batch = data.next_batch(config.batch_size)
+        scale = linear_anneal(step, config.steps, config.anneal)
         for trainer in trainers:
+            trainer.optimizer.lr_scale = scale
             trainer.step(*_for_model(trainer.model, *batch))
         if step in steps_at:
             for j, trainer in enumerate(trainers):
@@ -181,9 +194,18 @@ def _loss(trainer, data):
     return _per_run(trainer.model, trainer.evaluate(*_for_model(trainer.model, *data), batch_size=512))
 
 
-def run_sweep(config: SweepConfig, executor="serial", n_jobs=None, scheduler=None, progress=True):
+def run_sweep(config: SweepConfig, executor="serial", n_jobs=None, scheduler=None, progress=True, out=None,
+              option="--out", dask_timeout=DASK_TIMEOUT):
     """Run every job; ``executor`` is 'serial', 'joblib' (``n_jobs`` processes) or 'dask' (``scheduler``
-    address or a ``distributed.Client``). Returns a dict of arrays plus the config:
+    address or a ``distributed.Client``, ``dask_timeout``: see :func:`~.jobs.run_jobs`).
+
+    ``out``: a folder that keeps every finished chunk of runs as it finishes (:mod:`.store`; ``option``
+    names it in messages). Run again with the same settings, the sweep trains only the chunks not
+    there yet and returns bit-identical results; other settings are refused; Ctrl-C raises
+    :class:`~.store.SweepInterrupted` after saving what finished. The caller saves the finished sweep
+    (:func:`.reproduce.save_results`) and then removes the chunks (:func:`.store.clear_chunks`).
+
+    Returns a dict of arrays plus the config:
 
     - ``curves_by_lr`` (C, R, M, L, n_evals): test loss along training at every learning rate;
     - ``train_curves_by_lr`` (same): mean minibatch loss over each evaluation interval;
@@ -195,11 +217,36 @@ def run_sweep(config: SweepConfig, executor="serial", n_jobs=None, scheduler=Non
     seeds = run_seeds(config.seed, config.runs)
     workers = 1 if executor == "serial" else _workers(executor, n_jobs, scheduler)
     size = config.runs_per_job or _chunk_size(config, workers)
-    chunks = [dict(config=config, first=a, data_seeds=seeds[a:a + size]) for a in range(0, config.runs, size)]
-    results = run_jobs(job, chunks, executor=executor, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
-                       desc=f"runs in chunks of {size}")
     M, R, C = len(config.models), config.runs, len(config.correlations)
     L = max(config.lr_grid(name).shape[1] for name in config.models)
+    with contextlib.ExitStack() as stack:
+        finished, chunks_store = {}, None
+        if out is not None:
+            stack.enter_context(store.lock(out, option))
+            chunks_store = store.ChunkStore(out, config_dict(config), R, size, option)
+            size = chunks_store.chunk_runs
+            finished = chunks_store.finished(lambda n: {
+                "test_curves": (M, n, C, L, config.n_evals), "train_curves": (M, n, C, L, config.n_evals),
+                "val_final": (M, n, C, L), "diverged": (M, n, C, L)})
+        chunks = [dict(config=config, first=a, data_seeds=seeds[a:a + size]) for a in range(0, R, size)
+                  if a not in finished]
+        saved = len(finished)
+
+        def keep(i, result):
+            nonlocal saved
+            if chunks_store is not None:
+                chunks_store.save(*result)
+                saved += 1
+
+        desc = f"runs in chunks of {size}" + (f" ({len(finished)} chunks done before)" if finished else "")
+        try:
+            results = run_jobs(job, chunks, executor=executor, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
+                               desc=desc, on_result=keep, dask_timeout=dask_timeout)
+        except KeyboardInterrupt as err:
+            if chunks_store is None:
+                raise
+            raise store.SweepInterrupted(out, saved, len(range(0, R, size)), err) from None
+    results = list(finished.items()) + results
     arrays = {"test_curves": np.full((M, R, C, L, config.n_evals), np.nan)}
     arrays["train_curves"] = np.full_like(arrays["test_curves"], np.nan)
     arrays["val_final"] = np.full((M, R, C, L), np.nan)
@@ -257,4 +304,30 @@ def select_lr(curves, val_final, diverged=None, train_curves=None):
 
 
 def config_dict(config: SweepConfig):
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+    """The sweep's settings as a JSON-able dict (what a folder records and compares). ``anneal`` is
+    recorded only when used, so that studies saved before it existed compare equal."""
+    settings = asdict(config)
+    if not settings["anneal"]:
+        del settings["anneal"]
+    return store.normalise({k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()})
+
+
+def config_from_dict(settings: dict) -> SweepConfig:
+    """The :class:`SweepConfig` of recorded ``settings`` (:func:`config_dict`'s form)."""
+    fields = {k: v for k, v in settings.items() if k in SweepConfig.__dataclass_fields__}
+    for key in ("correlations", "lrs", "models"):
+        if key in fields:
+            fields[key] = tuple(fields[key])
+    return SweepConfig(**fields)
+
+
+def settings_of(info: dict):
+    """``(settings, complete)``: the sweep settings recorded in a saved config (config.json, or sweep.npz's
+    ``config``). Files written before the ``sweep`` key existed are read from their top-level keys;
+    their ``chosen_lrs`` is not known then (``complete`` False: compare the keys they record)."""
+    if isinstance(info.get("sweep"), dict):
+        return info["sweep"], True
+    settings = {k: info[k] for k in SweepConfig.__dataclass_fields__ if k in info and k != "chosen_lrs"}
+    if info.get("streamed"):
+        settings["n_train"] = None
+    return settings, False

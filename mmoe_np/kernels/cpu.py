@@ -38,12 +38,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from ..params import find_dense_block
-from . import reference, shapes
+from ..params import find_dense_block, view_as
+from . import numba_cache, reference, shapes
 from .reference import _fill  # (copies gradients into the model's buffer)
 
 NAME = "numba"
 _PARALLEL_MIN_CELLS = 1 << 17   # cells per call above which loops run in parallel
+_CACHE = numba_cache.cache_enabled(__file__)   # False only where no folder is writable (a read-only install)
 
 
 def _compiled(fn):
@@ -58,8 +59,8 @@ def _compiled(fn):
     twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__,
                               fn.__closure__)
     twin.__qualname__ = fn.__qualname__ + "_parallel"
-    return {False: njit(cache=True, error_model="numpy")(fn),
-            True: njit(cache=True, parallel=True, error_model="numpy")(twin)}
+    return {False: njit(cache=_CACHE, error_model="numpy")(fn),
+            True: njit(cache=_CACHE, parallel=True, error_model="numpy")(twin)}
 
 
 def _parallel(cells):
@@ -302,10 +303,8 @@ def _strided_runs(a, lead, dtype):
     """Like :func:`_runs`, but keeps a strided view (e.g. H inside the product's output) when it can."""
     if a.shape[:-3] == lead and a.dtype == dtype:
         try:
-            v = a.view()
-            v.shape = (prod(lead),) + a.shape[-3:]
-            return v
-        except AttributeError:
+            return view_as(a, (prod(lead),) + a.shape[-3:])
+        except ValueError:                       # not expressible as a view: copy below
             pass
     return _runs(a, lead, a.shape[-3:], dtype)
 

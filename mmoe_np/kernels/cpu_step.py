@@ -56,24 +56,87 @@ LOSS_CODES = {losses_module.mse: 0, losses_module.bce_with_logits: 1}
 _FAST = {"reassoc", "contract"}
 
 
+# ------------------------------------------------------------------ vector helpers (inlined)
+# Each is one loop over a chunk's rows that does four terms' work: a chunk's pass costs about 700
+# such loops instead of 1,800 one-term loops (each loop's set-up costs about as much as 30 rows).
+@njit(inline="always", fastmath=_FAST)
+def _axpy4(y, a0, x0, a1, x1, a2, x2, a3, x3, w):
+    """``y += a0 x0 + a1 x1 + a2 x2 + a3 x3`` over the first ``w`` rows (scalars a, vectors x)."""
+    for c in range(w):
+        y[c] += a0 * x0[c] + a1 * x1[c] + a2 * x2[c] + a3 * x3[c]
+
+
+@njit(inline="always", fastmath=_FAST)
+def _axpy(y, a, x, w):
+    for c in range(w):
+        y[c] += a * x[c]
+
+
+@njit(inline="always", fastmath=_FAST)
+def _vfma4(y, a0, x0, a1, x1, a2, x2, a3, x3, w):
+    """``y += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3`` over the first ``w`` rows (all vectors)."""
+    for c in range(w):
+        y[c] += a0[c] * x0[c] + a1[c] * x1[c] + a2[c] * x2[c] + a3[c] * x3[c]
+
+
+@njit(inline="always", fastmath=_FAST)
+def _vfma(y, a, x, w):
+    for c in range(w):
+        y[c] += a[c] * x[c]
+
+
+@njit(inline="always", fastmath=_FAST)
+def _dot4(x, y0, y1, y2, y3, w):
+    """The four sums over the first ``w`` rows of ``x * y_i``."""
+    s0 = s1 = s2 = s3 = x[0] * 0
+    for c in range(w):
+        xc = x[c]
+        s0 += xc * y0[c]
+        s1 += xc * y1[c]
+        s2 += xc * y2[c]
+        s3 += xc * y3[c]
+    return s0, s1, s2, s3
+
+
+@njit(inline="always", fastmath=_FAST)
+def _dot(x, y, w):
+    s = x[0] * 0
+    for c in range(w):
+        s += x[c] * y[c]
+    return s
+
+
+@njit(inline="always", fastmath=_FAST)
+def _sum(x, w):
+    s = x[0] * 0
+    for c in range(w):
+        s += x[c]
+    return s
+
+
 @njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_task, n_gates, E, n_relu, mixed,
-                backward, r, slot, i0, w, H, DH, G, DG, M, S, F, DF, A, DA, OUT, DOUT,
+                backward, r, slot, i0, w, H, G, DG, DFG, M, S, F, A, DA, OUT, DOUT,
                 dZT, db, dWt, dbt, dWo, dbo, loss):
     """Rows ``i0 .. i0 + w`` of run ``r``: forward, loss and (when ``backward``) backward. Every array
     is laid out (unit, row), so each innermost loop runs over the chunk's rows, contiguous in memory
-    (SIMD). Adds the chunk's sums into the partial sums at ``slot``."""
+    (SIMD). Adds the chunk's sums into the partial sums at ``slot``.
+
+    Backward, the tasks meet in ``DFG[g]``, the sum of dF_k over the tasks that read gate g (MMoE:
+    one task per gate; OMoE and Shared-Bottom: every task): then dH[u, e] = sum_g DFG[g][u] G_g[e]
+    and dG_g[e] = sum_u DFG[g][u] H[u, e] are one pass each, whatever the number of tasks.
+    """
     K, Ut, T, O = Wt.shape[1], Wt.shape[2], Wt.shape[3], Wo.shape[3]
     # constants in the arrays' own dtype: a float64 literal would turn float32 arithmetic into float64
     zero = ZT.dtype.type(0)
     one = ZT.dtype.type(1)
+    n_groups = max(n_gates, 1)
     # ---- experts (or the bottom): H = relu(Z + b)
     for j in range(n_relu):
-        z, h, dh, bj = ZT[r, j, i0:i0 + w], H[j], DH[j], b[r, j]
+        z, h, bj = ZT[r, j, i0:i0 + w], H[j], b[r, j]
         for c in range(w):
             v = z[c] + bj
             h[c] = v if (v >= 0 or v != v) else zero
-            dh[c] = zero
     # ---- gates: G_g = softmax(Z_g + b_g), each row's max subtracted first (as NumPy's softmax)
     for gi in range(n_gates):
         start = n_relu + gi * E
@@ -93,36 +156,42 @@ def _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
                 ge[c] = x
                 S[c] += x
         for e in range(E):
-            ge, dge = G[gi, e], DG[gi, e]
+            ge = G[gi, e]
             for c in range(w):
                 ge[c] = ge[c] / S[c]
-                dge[c] = zero
+    if backward:
+        for gi in range(n_groups):
+            for u in range(Ut):
+                dfg = DFG[gi, u]
+                for c in range(w):
+                    dfg[c] = zero
+    E4, U4, T4 = E - E % 4, Ut - Ut % 4, T - T % 4
     for k in range(K):
         gk = gate_of_task[k]
         # ---- mixture F_k[u] = sum_e G_k[e] H[u, e]   (Shared-Bottom: F_k = H)
         for u in range(Ut):
             f = F[u]
+            for c in range(w):
+                f[c] = zero
             if mixed:
-                g0, h0 = G[gk, 0], H[u * E]
-                for c in range(w):
-                    f[c] = g0[c] * h0[c]
-                for e in range(1, E):
-                    ge, he = G[gk, e], H[u * E + e]
-                    for c in range(w):
-                        f[c] += ge[c] * he[c]
+                base = u * E
+                for e in range(0, E4, 4):
+                    _vfma4(f, G[gk, e], H[base + e], G[gk, e + 1], H[base + e + 1], G[gk, e + 2], H[base + e + 2],
+                           G[gk, e + 3], H[base + e + 3], w)
+                for e in range(E4, E):
+                    _vfma(f, G[gk, e], H[base + e], w)
             else:
-                h = H[u]
-                for c in range(w):
-                    f[c] = h[c]
+                _axpy(f, one, H[u], w)
         # ---- tower: A = relu(W_t^T F_k + b_t), OUT = W_o^T A + b_o
         for t in range(T):
             a, bias = A[t], bt[r, k, t]
             for c in range(w):
                 a[c] = bias
-            for u in range(Ut):
-                wt, f = Wt[r, k, u, t], F[u]
-                for c in range(w):
-                    a[c] += wt * f[c]
+            for u in range(0, U4, 4):
+                _axpy4(a, Wt[r, k, u, t], F[u], Wt[r, k, u + 1, t], F[u + 1], Wt[r, k, u + 2, t], F[u + 2],
+                       Wt[r, k, u + 3, t], F[u + 3], w)
+            for u in range(U4, Ut):
+                _axpy(a, Wt[r, k, u, t], F[u], w)
             for c in range(w):
                 v = a[c]
                 a[c] = v if (v >= 0 or v != v) else zero
@@ -130,10 +199,11 @@ def _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
             out, bias = OUT[o], bo[r, k, o]
             for c in range(w):
                 out[c] = bias
-            for t in range(T):
-                wo, a = Wo[r, k, t, o], A[t]
-                for c in range(w):
-                    out[c] += wo * a[c]
+            for t in range(0, T4, 4):
+                _axpy4(out, Wo[r, k, t, o], A[t], Wo[r, k, t + 1, o], A[t + 1], Wo[r, k, t + 2, o], A[t + 2],
+                       Wo[r, k, t + 3, o], A[t + 3], w)
+            for t in range(T4, T):
+                _axpy(out, Wo[r, k, t, o], A[t], w)
         # ---- the task's loss (its mean over B x O entries) and d loss / d out, times the task's weight
         for o in range(O):
             out, dout, y = OUT[o], DOUT[o], YT[r, k, o, i0:i0 + w]
@@ -153,80 +223,100 @@ def _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
             loss[slot, k] += acc * mean_of[k]
         if not backward:
             continue
-        # ---- tower backward
+        # ---- tower backward: dW_o, db_o; dA = W_o dOUT masked by A > 0; db_t
         for o in range(O):
             dout = DOUT[o]
-            acc = zero
-            for c in range(w):
-                acc += dout[c]
-            dbo[slot, k, o] += acc
+            dbo[slot, k, o] += _sum(dout, w)
+            for t in range(0, T4, 4):
+                s0, s1, s2, s3 = _dot4(dout, A[t], A[t + 1], A[t + 2], A[t + 3], w)
+                dWo[slot, k, t, o] += s0
+                dWo[slot, k, t + 1, o] += s1
+                dWo[slot, k, t + 2, o] += s2
+                dWo[slot, k, t + 3, o] += s3
+            for t in range(T4, T):
+                dWo[slot, k, t, o] += _dot(dout, A[t], w)
         for t in range(T):
             a, da = A[t], DA[t]
-            for o in range(O):
-                dout = DOUT[o]
-                acc = zero
-                for c in range(w):
-                    acc += a[c] * dout[c]
-                dWo[slot, k, t, o] += acc
             for c in range(w):
                 da[c] = zero
             for o in range(O):
-                wo, dout = Wo[r, k, t, o], DOUT[o]
-                for c in range(w):
-                    da[c] += wo * dout[c]
+                _axpy(da, Wo[r, k, t, o], DOUT[o], w)
             acc = zero
             for c in range(w):
                 v = da[c] if a[c] > 0 else zero
                 da[c] = v
                 acc += v
             dbt[slot, k, t] += acc
+        # ---- dW_t[u, t] = sum_rows F_k[u] dA[t];  dF_k[u] = sum_t W_t[u, t] dA[t], added into its gate's DFG
+        dfg_k = DFG[gk]
         for u in range(Ut):
-            f, df = F[u], DF[u]
-            for t in range(T):
-                da = DA[t]
-                acc = zero
-                for c in range(w):
-                    acc += f[c] * da[c]
-                dWt[slot, k, u, t] += acc
-            for c in range(w):
-                df[c] = zero
-            for t in range(T):
-                wt, da = Wt[r, k, u, t], DA[t]
-                for c in range(w):
-                    df[c] += wt * da[c]
-        # ---- mixture backward: dH[u, e] += dF_k[u] G_k[e];  dG_k[e] += sum_u dF_k[u] H[u, e]
-        for u in range(Ut):
-            df = DF[u]
-            if mixed:
-                for e in range(E):
-                    h, dh, ge, dge = H[u * E + e], DH[u * E + e], G[gk, e], DG[gk, e]
-                    for c in range(w):
-                        dh[c] += df[c] * ge[c]
-                        dge[c] += df[c] * h[c]
-            else:
-                dh = DH[u]
-                for c in range(w):
-                    dh[c] += df[c]
+            f = F[u]
+            for t in range(0, T4, 4):
+                s0, s1, s2, s3 = _dot4(f, DA[t], DA[t + 1], DA[t + 2], DA[t + 3], w)
+                dWt[slot, k, u, t] += s0
+                dWt[slot, k, u, t + 1] += s1
+                dWt[slot, k, u, t + 2] += s2
+                dWt[slot, k, u, t + 3] += s3
+            for t in range(T4, T):
+                dWt[slot, k, u, t] += _dot(f, DA[t], w)
+            df = dfg_k[u]
+            for t in range(0, T4, 4):
+                _axpy4(df, Wt[r, k, u, t], DA[t], Wt[r, k, u, t + 1], DA[t + 1], Wt[r, k, u, t + 2], DA[t + 2],
+                       Wt[r, k, u, t + 3], DA[t + 3], w)
+            for t in range(T4, T):
+                _axpy(df, Wt[r, k, u, t], DA[t], w)
     if not backward:
         return
-    # ---- ReLU backward into dZ, and the bias gradient (its sum over rows)
-    for j in range(n_relu):
-        h, dh, dz = H[j], DH[j], dZT[r, j, i0:i0 + w]
-        acc = zero
-        for c in range(w):
-            v = dh[c] if h[c] > 0 else zero
-            dz[c] = v
-            acc += v
-        db[slot, j] += acc
-    # ---- softmax backward: dZ_g = G_g (dG_g - <G_g, dG_g>)
+    # ---- the experts' (or the bottom's) gradient: dZ[u, e] = [H > 0] sum_g DFG[g][u] G_g[e], and db
+    for u in range(Ut if mixed else n_relu):
+        for e in range(E if mixed else 1):
+            j = u * E + e if mixed else u
+            h, dz = H[j], dZT[r, j, i0:i0 + w]
+            acc = zero
+            if not mixed:
+                d0 = DFG[0, u]
+                for c in range(w):
+                    v = d0[c] if h[c] > 0 else zero
+                    dz[c] = v
+                    acc += v
+            elif n_gates == 1:
+                d0, g0 = DFG[0, u], G[0, e]
+                for c in range(w):
+                    v = d0[c] * g0[c] if h[c] > 0 else zero
+                    dz[c] = v
+                    acc += v
+            elif n_gates == 2:
+                d0, g0, d1, g1 = DFG[0, u], G[0, e], DFG[1, u], G[1, e]
+                for c in range(w):
+                    v = d0[c] * g0[c] + d1[c] * g1[c] if h[c] > 0 else zero
+                    dz[c] = v
+                    acc += v
+            else:
+                for c in range(w):
+                    dz[c] = zero
+                for gi in range(n_gates):
+                    _vfma(dz, DFG[gi, u], G[gi, e], w)
+                for c in range(w):
+                    v = dz[c] if h[c] > 0 else zero
+                    dz[c] = v
+                    acc += v
+            db[slot, j] += acc
+    # ---- the gates: dG_g[e] = sum_u DFG[g][u] H[u, e]; softmax backward dZ_g = G_g (dG_g - <G_g, dG_g>)
     for gi in range(n_gates):
+        for e in range(E):
+            dg = DG[gi, e]
+            for c in range(w):
+                dg[c] = zero
+            for u in range(0, U4, 4):
+                _vfma4(dg, DFG[gi, u], H[u * E + e], DFG[gi, u + 1], H[(u + 1) * E + e], DFG[gi, u + 2],
+                       H[(u + 2) * E + e], DFG[gi, u + 3], H[(u + 3) * E + e], w)
+            for u in range(U4, Ut):
+                _vfma(dg, DFG[gi, u], H[u * E + e], w)
         start = n_relu + gi * E
         for c in range(w):
             S[c] = zero
         for e in range(E):
-            ge, dge = G[gi, e], DG[gi, e]
-            for c in range(w):
-                S[c] += ge[c] * dge[c]
+            _vfma(S, G[gi, e], DG[gi, e], w)
         for e in range(E):
             ge, dge, dz = G[gi, e], DG[gi, e], dZT[r, start + e, i0:i0 + w]
             acc = zero
@@ -256,14 +346,15 @@ def _step_loops(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_ta
         r = task // n_chunks
         i0 = (task % n_chunks) * chunk
         w = min(chunk, B - i0)
-        H, DH = np.empty((n_relu, chunk), ZT.dtype), np.empty((n_relu, chunk), ZT.dtype)
+        H = np.empty((n_relu, chunk), ZT.dtype)
         G, DG = np.empty((G_rows, E, chunk), ZT.dtype), np.empty((G_rows, E, chunk), ZT.dtype)
+        DFG = np.empty((G_rows, Ut, chunk), ZT.dtype)
         M, S = np.empty(chunk, ZT.dtype), np.empty(chunk, ZT.dtype)
-        F, DF = np.empty((Ut, chunk), ZT.dtype), np.empty((Ut, chunk), ZT.dtype)
+        F = np.empty((Ut, chunk), ZT.dtype)
         A, DA = np.empty((T, chunk), ZT.dtype), np.empty((T, chunk), ZT.dtype)
         OUT, DOUT = np.empty((O, chunk), ZT.dtype), np.empty((O, chunk), ZT.dtype)
         _chunk_pass(ZT, b, Wt, bt, Wo, bo, YT, loss_code, scale, mean_of, gate_of_task, n_gates, E, n_relu, mixed,
-                    backward, r, task, i0, w, H, DH, G, DG, M, S, F, DF, A, DA, OUT, DOUT,
+                    backward, r, task, i0, w, H, G, DG, DFG, M, S, F, A, DA, OUT, DOUT,
                     dZT, pdb, pdWt, pdbt, pdWo, pdbo, ploss)
     for r in range(R):                       # the chunks' partial sums, added in order
         loss[r] = 0.0
@@ -338,6 +429,7 @@ class _Binding(NamedTuple):
     dW: np.ndarray              # (..., D, N): where dW goes (a view into the gradients' block)
     YT: np.ndarray              # (..., K, O, B): the targets, transposed
     losses: np.ndarray          # (R, K)
+    loss_shape: tuple           # (*run_shape, K)
     args: tuple                 # the compiled pass's arguments
     parallel: bool
 
@@ -381,8 +473,8 @@ class FusedStep:
                 shape.mixed, backward, dZT, runs(gblock[..., D, :]), runs(grads["tower_kernel"]),
                 runs(grads["tower_bias"]), runs(grads["output_kernel"]), runs(grads["output_bias"]), losses, CHUNK)
         return _Binding(params.flat, np.swapaxes(block[..., :D, :], -1, -2), ZT.reshape(lead + (N, B)),
-                        np.swapaxes(dZT.reshape(lead + dZT.shape[1:]), -1, -2), gblock[..., :D, :], YT, losses, args,
-                        R * B >= _PARALLEL_MIN_ROWS)
+                        np.swapaxes(dZT.reshape(lead + dZT.shape[1:]), -1, -2), gblock[..., :D, :], YT, losses,
+                        lead + (K,), args, R * B >= _PARALLEL_MIN_ROWS)
 
     def losses(self, X, targets, batch_size=512):
         """Each task's loss on (X, targets) with the current parameters, (*run_shape, K) -- the forward
@@ -407,14 +499,15 @@ class FusedStep:
         B = X.shape[-2]
         if bind is None or bind.flat is not self.model.params.flat or bind.ZT.shape[-1] != B:
             bind = self._binding = self._bind(B)
+        XT = X.swapaxes(-1, -2)
         # Z^T = W^T X^T (..., N, B): one product, laid out (unit, row) as the compiled pass reads it
-        np.matmul(bind.W_T, np.swapaxes(X, -1, -2), out=bind.ZT)
+        np.matmul(bind.W_T, XT, out=bind.ZT)
         for k, y in enumerate(targets):
-            bind.YT[..., k, :, :] = np.swapaxes(y, -1, -2)
+            bind.YT[..., k, :, :] = y.swapaxes(-1, -2)
         _step[bind.parallel and numba.get_num_threads() > 1](*bind.args)
         # dW = X^T dZ (..., D, N): the second product, written into the gradients' block
-        np.matmul(np.swapaxes(X, -1, -2), bind.dZ, out=bind.dW)
-        return bind.losses.reshape(bind.YT.shape[:-3] + bind.losses.shape[-1:]).copy()
+        np.matmul(XT, bind.dZ, out=bind.dW)
+        return bind.losses.reshape(bind.loss_shape).copy()          # the caller may keep it
 
 
 def fused_training(model, loss_fns, weights=None):

@@ -258,8 +258,9 @@ class ResidentStep:
         if self.lr_host is None or not np.array_equal(lr, self.lr_host):     # uploaded only when it changes
             self.lr.copy_to_device(lr)
             self.lr_host = lr
+        # the schedule's scale (Optimizer.lr_scale) folded into the bias correction, as the host Adam does
         device.adam_update(self.params, self.grads, self.m, self.v, self.lr, adam.beta1, adam.beta2, adam.eps,
-                           1.0 - adam.beta1 ** adam.t, 1.0 - adam.beta2 ** adam.t)
+                           (1.0 - adam.beta1 ** adam.t) / adam.lr_scale, 1.0 - adam.beta2 ** adam.t)
         self.unpacked, self.device_newer = False, True
 
     def losses(self, X, targets, batch_size=512):

@@ -78,6 +78,42 @@ def seed_array(seed):
     return (), np.array(_checks.seed_value("seed", seed), dtype=object)
 
 
+def check_run_axes(name, lead, run_shape, tail):
+    """Leading (run) axes ``lead`` of an array whose last axes are ``tail`` must be none (one array read
+    by every run) or one per run axis, each the run axis's size or 1 (shared along that axis).
+
+    Fewer axes are refused rather than broadcast: with runs (2, 2), data (2, n, D) would be read
+    as one set per *inner* run index, so run (1, 0) would train on X[0] -- never what was meant.
+    """
+    lead, run_shape = tuple(lead), tuple(run_shape)
+    ok = not lead or (len(lead) == len(run_shape) and all(a in (1, r) for a, r in zip(lead, run_shape)))
+    if not ok:
+        whole = "(" + ", ".join(str(v) for v in run_shape + tuple(tail)) + ")"
+        shared = "(" + ", ".join(str(v) for v in tail) + ")"
+        raise ValueError(f"{name} has leading (run) axes {lead}, which do not fit this model's runs {run_shape}: "
+                         f"pass {shared} for one array read by every run, or {whole} (a 1 on an axis shares "
+                         "the data along it)")
+
+
+def run_index(index, run_shape):
+    """``index`` as a tuple of non-negative ints naming one run of ``run_shape`` (see :meth:`MultiTaskModel.run`)."""
+    given = index
+    index = index if isinstance(index, tuple) else (index,)
+    if not all(isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) for i in index):
+        raise TypeError(f"index must be an integer or a tuple of integers naming one run of run_shape {run_shape}, "
+                        f"got {given!r} ({type(given).__name__})")
+    if len(index) != len(run_shape):
+        raise ValueError(f"index must name one run of run_shape {run_shape} with {len(run_shape)} integer(s), "
+                         f"got {given!r}")
+    out = []
+    for i, n in zip(index, run_shape):
+        if not -n <= i < n:
+            raise ValueError(f"index {given!r} is out of range for run_shape {run_shape}: each axis counts runs "
+                             f"0 to size - 1 (or -size to -1)")
+        out.append(int(i) % n)
+    return tuple(out)
+
+
 class MultiTaskModel:
     """Base class: towers, checks, runs, save/load. Not used on its own."""
 
@@ -170,10 +206,13 @@ class MultiTaskModel:
         return int(np.prod(self.run_shape))
 
     def run(self, index):
-        """Run ``index`` of a model with runs, as a separate one-run model (parameters copied)."""
-        index = index if isinstance(index, tuple) else (index,)
-        if len(index) != len(self.run_shape):
-            raise ValueError(f"index must name one run of run_shape {self.run_shape}, got {index}")
+        """Run ``index`` of a model with runs, as a separate one-run model (parameters copied).
+
+        ``index``: an integer (one run axis) or a tuple of integers, one per run axis (negative ones
+        count from the end, as in NumPy). Slices, booleans, None and the like are errors: a one-run
+        model holds exactly one run.
+        """
+        index = run_index(index, self.run_shape)
         one = copy.copy(self)
         one.run_shape = ()
         one.seed = seed_array(self.seed)[1][index] if self.run_shape else self.seed
@@ -198,15 +237,7 @@ class MultiTaskModel:
                                  f"{[x.shape for x in out]}")
             return out
         X = _checks.finite_array(name, X, min_ndim=2, dtype=self.dtype, shape=(None, self.n_features))
-        lead = X.shape[:-2]
-        try:
-            ok = np.broadcast_shapes(lead, self.run_shape) == self.run_shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{name} has leading (run) axes {lead}, which do not fit this model's runs "
-                             f"{self.run_shape}: pass (B, {self.n_features}) for one input read by every "
-                             f"run, or {self.run_shape + ('B', self.n_features)}")
+        check_run_axes(name, X.shape[:-2], self.run_shape, ("B", self.n_features))
         return X
 
     def _check_dpreds(self, dpreds, shapes):

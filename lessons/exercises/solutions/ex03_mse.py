@@ -1,11 +1,9 @@
 """Exercise 03a -- the mean squared error and its gradient (lesson 03).
 
-For predictions ``pred`` and targets ``y`` of shape (B, O), with N = B * O entries:
-
-    L = (1 / N) * sum (pred - y)^2            dL/dpred = ?
-
-Derive the gradient on paper first (what happens to the square? to the 1/N?), then return
-``(loss, dpred)``: a float and an array shaped like pred.
+For predictions ``pred`` and targets ``y`` of shape (B, O) the loss is the mean of the squared
+errors over all N = B * O entries. Derive dL/dpred on paper (one entry at a time), then return
+``(loss, dpred)``: a float and an array shaped like pred. Your gradient is what every model's
+backward pass starts from.
 
 Check your answer:  python -m mmoe_np.check lessons/exercises/ex03_mse.py
 """

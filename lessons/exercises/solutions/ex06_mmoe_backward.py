@@ -1,42 +1,32 @@
-"""Exercise 06b -- the whole MMoE backward pass (lesson 06).
+"""Exercise 06b -- the whole MMoE backward pass, on your own forward pass (lesson 06).
 
-``forward(X, params)`` below is the MMoE forward pass written out (lesson 06), returning the
-predictions and everything backward needs. Given ``dpreds`` -- a list of K arrays (B, O),
-dL/dpred_k -- return the gradient of every parameter as a dict with the keys of ``params``.
+``forward(X, params)`` below runs the MMoE forward pass with your stages of ex06a (keep
+ex06_mmoe_forward.py in the same folder: the checker checks it first) and keeps H, G and F.
+Given ``dpreds`` -- a list of K arrays (B, O), dL/dpred_k -- return the gradient of every
+parameter as a dict with the keys of ``params``.
 
-Work from the output back (each step is a layer you have already differentiated):
+Work from the output back; each step is a layer you have already differentiated (ex02, ex05):
+the towers (recompute their hidden activations A from F, as your towers() did), the mixtures,
+the gates, the experts. Before coding, answer on paper: which of these receives gradient from
+more than one task, and how do those contributions combine? Which parameters does task k's loss
+not reach at all?
 
-1. each tower k: two dense layers and a ReLU, fed by F[k]    -> dF[k], tower gradients
-2. the mixtures  F[k] = sum_e G[k, :, e] H[:, :, e]          -> dH (summed over the tasks!)
-                                                                and dG[k]
-3. each gate: softmax's Jacobian product, then a dense layer -> gate gradients
-4. the experts: ReLU's mask, then the experts' product       -> expert gradients
-
-Step 2 is where the tasks meet: every task's gradient flows into the same experts, and
-each task's gradient reaches only its own gate. The checker compares your gradients with
-central differences, like ``mmoe_np.gradcheck.check_model``.
+The checker compares your gradients with central differences, like
+``mmoe_np.gradcheck.check_model``, and names every wrong parameter from the loss back.
 
 Check your answer:  python -m mmoe_np.check lessons/exercises/ex06_mmoe_backward.py
 """
 import numpy as np
+from ex06_mmoe_forward import experts, gates, mix, towers
 
 EXERCISE = "mmoe_backward"
 
 
-def softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def forward(X, params):
-    """The MMoE forward pass; returns (preds, cache)."""
-    p = params
-    H = np.maximum(np.einsum("bd,due->bue", X, p["expert_kernel"]) + p["expert_bias"], 0)      # (B, U, E)
-    G = softmax(np.einsum("bd,kde->kbe", X, p["gate_kernel"]) + p["gate_bias"][:, None, :])    # (K, B, E)
-    F = np.einsum("kbe,bue->kbu", G, H)                                                        # (K, B, U)
-    A = np.maximum(np.einsum("kbu,kut->kbt", F, p["tower_kernel"]) + p["tower_bias"][:, None, :], 0)  # (K, B, T)
-    out = np.einsum("kbt,kto->kbo", A, p["output_kernel"]) + p["output_bias"][:, None, :]     # (K, B, O)
-    return list(out), dict(X=X, H=H, G=G, F=F, A=A)
+    """The MMoE forward pass on your ex06a stages; returns (preds, cache)."""
+    H, G = experts(X, params), gates(X, params)                                                # (B, U, E), (K, B, E)
+    F = mix(H, G)                                                                              # (K, B, U)
+    return towers(F, params), dict(X=X, H=H, G=G, F=F)
 
 
 def mmoe_backward(X, params, dpreds):
@@ -44,10 +34,11 @@ def mmoe_backward(X, params, dpreds):
     preds, c = forward(X, params)
     dout = np.stack(dpreds)                                                                    # (K, B, O)
     grads = {}
-    # ---- TODO: towers, mixtures, gates, experts (about fifteen lines) ----
-    grads["output_kernel"] = np.einsum("kbt,kbo->kto", c["A"], dout)
+    # ---- TODO: towers, mixtures, gates, experts (about sixteen lines) ----
+    A = np.maximum(np.einsum("kbu,kut->kbt", c["F"], p["tower_kernel"]) + p["tower_bias"][:, None, :], 0)  # (K, B, T)
+    grads["output_kernel"] = np.einsum("kbt,kbo->kto", A, dout)
     grads["output_bias"] = dout.sum(axis=1)
-    dA = np.einsum("kbo,kto->kbt", dout, p["output_kernel"]) * (c["A"] > 0)
+    dA = np.einsum("kbo,kto->kbt", dout, p["output_kernel"]) * (A > 0)
     grads["tower_kernel"] = np.einsum("kbu,kbt->kut", c["F"], dA)
     grads["tower_bias"] = dA.sum(axis=1)
     dF = np.einsum("kbt,kut->kbu", dA, p["tower_kernel"])                                      # (K, B, U)

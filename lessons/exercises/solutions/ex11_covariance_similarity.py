@@ -1,14 +1,21 @@
 """Exercise 11 -- the covariance similarity score of two tasks' inputs (lesson 11).
 
-For each input X_i (n_i, d):
-    X_i^T X_i = U D U^T                  (eigenvectors U, eigenvalues D, largest first)
-    r_i = smallest r whose top r eigenvalues add up to >= keep * their total
-    A_i = U[:, :r_i] * sqrt(D[:r_i])      (d, r_i)
-then
-    score = ||A_1^T A_2||_F / sqrt(||A_1^T A_1||_F * ||A_2^T A_2||_F)
+For each task's input X_i (n_i, d), with X_i^T X_i = U D U^T (eigenvectors U, eigenvalues D,
+largest first):
 
-Hint: the SVD of X itself, X = P S V^T, gives X^T X = V S^2 V^T (U = V, D = S^2) without
-ever forming X^T X. ``np.linalg.norm`` of a matrix is its Frobenius norm.
+1. ``factor(X, keep)``: r is the smallest rank whose top r eigenvalues add up to at least
+   ``keep`` times their total; return the factor A = U_r D_r^(1/2) (d, r), so that A A^T is the
+   best rank-r approximation of X^T X. Compute it without forming X^T X (what does the SVD of X
+   itself say about the eigenvectors and eigenvalues of X^T X?).
+2. ``covariance_similarity(X1, X2, keep)``: with A_i = factor(X_i, keep),
+
+       score = ||A_1^T A_2||_F / sqrt(||A_1^T A_1||_F * ||A_2^T A_2||_F)
+
+   Show that identical inputs score exactly 1, and that the paper's normaliser
+   ||A_1||_F ||A_2||_F would not give 1 for them unless r = 1.
+
+The checker tests ``factor`` on its own (r, then A up to the sign of each column: why are the
+columns' signs not determined?) and then the score.
 
 Check your answer:  python -m mmoe_np.check lessons/exercises/ex11_covariance_similarity.py
 """
@@ -17,15 +24,19 @@ import numpy as np
 EXERCISE = "covariance_similarity"
 
 
-def covariance_similarity(X1, X2, keep=0.99):
-    # ---- TODO: the factors A_1, A_2, then the score (about ten lines) ----
-    def factor(X):
-        _, s, Vt = np.linalg.svd(X, full_matrices=False)
-        eig = s**2
-        r = int(np.searchsorted(np.cumsum(eig), keep * eig.sum() * (1 - 1e-12)) + 1)
-        return Vt[:r].T * s[:r]
+def factor(X, keep=0.99):
+    # ---- TODO: the SVD of X, the rank r, the factor A (about five lines) ----
+    _, s, Vt = np.linalg.svd(X, full_matrices=False)
+    eigenvalues = s**2                                              # of X^T X
+    r = int(np.searchsorted(np.cumsum(eigenvalues), keep * eigenvalues.sum() * (1 - 1e-12)) + 1)
+    A = Vt[:r].T * s[:r]                                            # U_r D_r^(1/2)
+    # ---- end TODO ----
+    return A
 
-    A1, A2 = factor(X1), factor(X2)
+
+def covariance_similarity(X1, X2, keep=0.99):
+    # ---- TODO: the two factors, then the score (about three lines) ----
+    A1, A2 = factor(X1, keep), factor(X2, keep)
     score = np.linalg.norm(A1.T @ A2) / np.sqrt(np.linalg.norm(A1.T @ A1) * np.linalg.norm(A2.T @ A2))
     # ---- end TODO ----
     return float(score)
