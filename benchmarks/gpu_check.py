@@ -16,7 +16,8 @@ Parts, in order:
    and copies back to the host included), as the models call it.
 4. **step**: a training step of the paper's MMoE (forward, MSE, backward, Adam) at batch 128,
    1024 and 8192, through ``mn.fit`` -- whatever the training path does -- against the same
-   MMoE in PyTorch on the GPU.
+   MMoE in PyTorch on the GPU; and what one steady step moves between host and GPU (it fails
+   when that is more than the step's losses).
 5. **sweep**: a chunk of 200 runs x 3 models x 3 correlations through
    ``mmoe_np.experiments.sweep`` (streamed data, batch 128), in model-steps/s.
 
@@ -63,10 +64,12 @@ SIZES = {   # what each part measures; the dry run's sizes only exercise the cod
     "real": dict(model=PAPER, kernel_batches=(1024, 8192, 65536), kernel_dtypes=("float32", "float64"),
                  step_batches=(128, 1024, 8192), step_dtypes=("float32", "float64"),
                  sweep_runs=200, sweep_steps=(4, 20), sweep_batch=128, sweep_dtypes=("float32",),
+                 sweep_correlations=(0.5, 0.9, 1.0),
                  min_time=0.5, tests=["-m", "cuda and not slow", "tests"], compile_kernels=None),
     "dry": dict(model=dict(D=6, U=2, E=2, K=2, T=2), kernel_batches=(8,), kernel_dtypes=("float32", "float64"),
                 step_batches=(4,), step_dtypes=("float64",),
                 sweep_runs=2, sweep_steps=(1, 2), sweep_batch=4, sweep_dtypes=("float64",),
+                sweep_correlations=(0.5,),   # the simulator runs each CUDA thread as a Python thread
                 min_time=0.01, tests=["tests/test_cuda.py", "-k", "zero_rows or launch_sizes_are"],
                 compile_kernels=["adam"]),
 }
@@ -342,7 +345,8 @@ def our_step(B, dtype, sizes):
         mn.fit(model, X, Y, steps=steps, batch_size=B, optimizer=optimizer, eval_every=steps, progress=False)
         synchronize()
         return time.perf_counter() - start
-    run(2)                                                            # compiles the kernels
+    if not DRY:
+        run(2)                                                        # compiles the kernels (none in a dry run)
     return per_step(run, 5 if not DRY else 2, target=sizes["min_time"] * 4)
 
 
@@ -401,6 +405,9 @@ def step_part(sizes):
             theirs = torch_step(B, np.dtype(dtype_name), sizes) if have_torch else float("nan")
             rows.append([dtype_name, B, f"{ours * 1e3:.2f}", f"{theirs * 1e3:.2f}" if have_torch else "-",
                          f"{theirs / ours:.2f}" if have_torch else "-", f"{B / ours:,.0f}"])
+    from cuda_traffic import steady_step
+    first = np.dtype(sizes["step_dtypes"][0])
+    traffic = steady_step(make_model("cuda", first, sizes["model"]), sizes["step_batches"][0])
     model = sizes["model"]
     where = "the CPU (dry run)" if DRY else "the GPU"
     text = (f"MMoE, D = {model['D']}, {model['E']} experts x {model['U']} units, {model['K']} tasks, towers of "
@@ -409,15 +416,20 @@ def step_part(sizes):
             + ("" if have_torch else " -- not installed, left out (pip install 'mmoe-np[gpucheck]')") + ". "
             "Ratio = PyTorch's time / ours (above 1: ours is faster).\n\n")
     text += markdown_table(["dtype", "batch", "ours (ms/step)", "PyTorch (ms/step)", "ratio", "ours samples/s"], rows)
-    return text, True
+    steady = traffic.h2d == 0 and traffic.allocations == 0 and traffic.d2h <= 1
+    text += (f"\n\nWhat one steady step moves (batch {sizes['step_batches'][0]}, counted on this device by "
+             f"`mmoe_np.kernels.cuda_traffic.record_traffic`): {traffic}"
+             + ("." if steady else " -- MORE THAN ITS LOSSES: training does not stay on the device."))
+    return text, steady
 
 
 # ------------------------------------------------------------------------------ 5. a sweep
 def sweep_part(sizes):
     from mmoe_np.experiments.sweep import SweepConfig, run_sweep
     runs, (short, long), B = sizes["sweep_runs"], sizes["sweep_steps"], sizes["sweep_batch"]
-    base = dict(runs=runs, models=("shared_bottom", "omoe", "mmoe"), correlations=(0.5, 0.9, 1.0), lrs=(1e-3,),
-                n_train=None, batch_size=B, backend="cuda", runs_per_job=runs)
+    C = len(sizes["sweep_correlations"])
+    base = dict(runs=runs, models=("shared_bottom", "omoe", "mmoe"), correlations=sizes["sweep_correlations"],
+                lrs=(1e-3,), n_train=None, batch_size=B, backend="cuda", runs_per_job=runs)
     if DRY:
         base.update(d=sizes["model"]["D"], n_val=8, n_test=8,
                     sizes={"shared_bottom": dict(bottom_units=3, tower_units=2),
@@ -432,19 +444,20 @@ def sweep_part(sizes):
             run_sweep(config, executor="serial", progress=False)
             synchronize()
             return time.perf_counter() - start
-        sweep(1, runs=min(runs, 2))                                   # compiles the kernels
-        per_step_models = runs * 3 * 3
+        if not DRY:
+            sweep(1, runs=min(runs, 2))                               # compiles the kernels (none in a dry run)
+        per_step_models = runs * 3 * C
         t_short = sweep(short)
         if time.perf_counter() + t_short * long / short > DEADLINE:    # the long sweep would not fit in 8 min
-            rows.append([dtype_name, f"{runs} x 3 x 3", f"{short}", f"{t_short:.1f}",
+            rows.append([dtype_name, f"{runs} x 3 x {C}", f"{short}", f"{t_short:.1f}",
                          f"{per_step_models * short / t_short:,.0f}", f"- (no time for the {long}-step sweep)"])
             continue
         t_long = sweep(long)
         steady = per_step_models * (long - short) / max(t_long - t_short, 1e-9)
-        rows.append([dtype_name, f"{runs} x 3 x 3", f"{long}", f"{t_long:.1f}",
+        rows.append([dtype_name, f"{runs} x 3 x {C}", f"{long}", f"{t_long:.1f}",
                      f"{per_step_models * long / t_long:,.0f}", f"{steady:,.0f}"])
-    text = (f"One sweep chunk: {runs} runs x 3 models (Shared-Bottom, OMoE, MMoE) x 3 correlations, trained as one "
-            f"model per kind on the cuda backend, streamed data, batch {B}, through "
+    text = (f"One sweep chunk: {runs} runs x 3 models (Shared-Bottom, OMoE, MMoE) x {C} correlation(s), trained as "
+            f"one model per kind on the cuda backend, streamed data, batch {B}, through "
             "`mmoe_np.experiments.sweep.run_sweep` (serial). A model-step is one Adam step of one model of one run. "
             f"*End to end*: the {long}-step sweep's model-steps over its whole time (data, evaluations and set-up "
             f"included); *per step*: the difference between it and a {short}-step sweep, which leaves the fixed "

@@ -221,6 +221,12 @@ class ArrayBatches:
         return _take(self.X, idx), [Y[..., k * O:(k + 1) * O] for k in range(len(self.targets))]
 
 
+def _updates_like_adam(optimizer):
+    """True for :class:`~mmoe_np.optim.Adam` itself (not a subclass that changes its step): the update a
+    resident step makes on the device."""
+    return isinstance(optimizer, Adam) and type(optimizer).step is Adam.step
+
+
 def _generators(seed, run_shape):
     """The minibatch-order Generator(s): one for all runs, or one per run from a sequence of seeds."""
     if isinstance(seed, np.random.Generator):
@@ -252,6 +258,14 @@ class Trainer:
     (:mod:`mmoe_np.kernels.cpu_step`) instead of ``forward``, the losses and ``backward`` -- the
     same numbers (float64: within 1e-10), several times faster. ``fused=False`` always takes the
     readable path.
+
+    **The resident step.** On a GPU (``model.kernels.resident_training``: the cuda backend, for
+    those models, CGC and PLE, trained with :class:`~mmoe_np.optim.Adam` and MSE or BCE losses) the
+    whole training state stays on the device (:mod:`mmoe_np.kernels.cuda_train`): the step also
+    updates, and the guard below acts there through it (``snapshot``, ``restore``, ``freeze``). A
+    steady step copies back only its losses, which the guard reads. Its batches are best drawn on the
+    device too (:meth:`batch_source`; ``fit`` does so). Reading ``model.params`` meanwhile brings the
+    host copy up to date; :meth:`finish` gives the parameters back to the model.
     """
 
     def __init__(self, model, optimizer=None, loss="mse", task_weights=None, *, max_loss_ratio=1e4,
@@ -271,13 +285,30 @@ class Trainer:
         self.snapshot, self.snapshot_step = model.params.flat.copy(), 0
         self.diverged = np.zeros(model.run_shape, dtype=np.int64)
         self._checked_loss = False
-        make_fused = getattr(model.kernels, "fused_training", None) if fused else None
+        self.fused = self.resident = None
+        make_resident = getattr(model.kernels, "resident_training", None) if fused else None
+        if make_resident is not None and _updates_like_adam(self.optimizer):
+            self.resident = make_resident(model, self.loss_fns, self.weights, self.optimizer)
+        make_fused = getattr(model.kernels, "fused_training", None) if fused and self.resident is None else None
         self.fused = make_fused(model, self.loss_fns, self.weights) if make_fused is not None else None
 
     def step(self, X, targets):
-        """One training step on a batch (checked data). Returns the task losses, (*run_shape, K)."""
+        """One training step on a batch (checked data, or a batch of :meth:`batch_source`). Returns the task
+        losses, (*run_shape, K)."""
         self.step_count += 1
         model = self.model
+        if self.resident is not None and isinstance(X, list):
+            self._leave_device()                          # per-task inputs: the readable path, on the host
+        if self.resident is not None:
+            losses = self.resident.step(X, targets)       # forward, losses, backward on the device
+            self._guard(losses)
+            frozen = self.diverged > 0
+            self.resident.update(frozen)                  # Adam on the device (frozen runs: no gradient)
+            if frozen.any():
+                losses = np.where(frozen[..., None], 0.0, losses)
+            self.running += losses
+            self.n_running += 1
+            return losses
         if self.fused is not None and not isinstance(X, list):
             losses = self.fused.step(X, targets)          # forward, losses and backward in one fused pass
             self._guard(losses)
@@ -323,12 +354,18 @@ class Trainer:
                 self._diverge(bad, losses)
                 return
         if (self.step_count - 1) % self.snapshot_every == 0 and self.step_count > 1:
-            np.copyto(self.snapshot, self.model.params.flat)
+            if self.resident is not None:
+                self.resident.snapshot()                                 # a copy within the device
+            else:
+                np.copyto(self.snapshot, self.model.params.flat)
             self.snapshot_step = self.step_count - 1
 
     def _diverge(self, bad, losses):
-        flat = self.model.params.flat
-        flat[bad] = self.snapshot[bad]                                   # back to the last good parameters
+        if self.resident is not None:
+            self.resident.restore(bad)                                   # back to the last good parameters
+        else:
+            flat = self.model.params.flat
+            flat[bad] = self.snapshot[bad]
         run = tuple(int(i) for i in np.argwhere(bad)[0]) if self.model.run_shape else ()
         where = f" in {int(bad.sum())} run(s), first run {run}" if run else ""
         first, start = losses[run], self.start_loss[run]
@@ -343,14 +380,17 @@ class Trainer:
         if self.on_divergence == "raise" or not self.model.run_shape:
             raise TrainingDiverged(message)
         self.diverged[bad] = self.step_count
-        freeze = getattr(self.optimizer, "freeze", None)
+        freeze = self.resident.freeze if self.resident is not None else getattr(self.optimizer, "freeze", None)
         if freeze is None:
             raise TrainingDiverged(message + " (this optimizer cannot freeze runs)")
         freeze(bad)
 
     def evaluate(self, X, targets, batch_size=512):
         """Each task's loss on checked data ``X`` and ``targets`` (K arrays), (*run_shape, K): with the
-        fused step's forward half where it applies, else :func:`evaluate`'s readable forward pass."""
+        resident or fused step's forward half where it applies (device data from :meth:`batch_source` or
+        ``resident.rows`` are read where they are), else :func:`evaluate`'s readable forward pass."""
+        if self.resident is not None and not isinstance(X, list) and X.shape[-2] > 0:
+            return self.resident.losses(X, targets, batch_size)
         if self.fused is not None and not isinstance(X, list) and X.shape[-2] > 0:
             return self.fused.losses(X, targets, batch_size)
         return evaluate(self.model, X, targets, self.loss_fns, batch_size)
@@ -361,17 +401,42 @@ class Trainer:
         self.running[...], self.n_running = 0.0, 0
         return mean
 
+    def batch_source(self, source, steps=None):
+        """``source`` where this trainer computes: with a resident step, a
+        :class:`~mmoe_np.data.SyntheticRuns` becomes a copy of its data on the device (its training set
+        uploaded once, or its fresh samples once per block of steps -- ``steps`` in all, when given -- and
+        its ``validation`` and ``test`` sets once), yielding the same batches; otherwise ``source`` itself."""
+        if self.resident is not None and hasattr(source, "training_set") and hasattr(source, "sampler"):
+            return self.resident.stream(source, steps)
+        return source
+
     def finish(self):
-        """After the last step: a NaN/inf gradient in the last update shows only in the parameters."""
+        """After the last step: a NaN/inf gradient in the last update shows only in the parameters. A resident
+        step gives the parameters back to the model (its host copy up to date)."""
         flat = self.model.params.flat
         bad = ~np.isfinite(flat).all(axis=-1) & (self.diverged == 0)
-        if bad.any():
-            flat[bad] = self.snapshot[bad]
-            if self.on_divergence == "raise" or not self.model.run_shape:
-                raise TrainingDiverged(
-                    f"training diverged at step {self.step_count}: the last update made a parameter NaN or inf; "
-                    f"the model keeps the parameters of step {self.snapshot_step}.")
-            self.diverged[bad] = self.step_count
+        try:
+            if bad.any():
+                flat[bad] = (self.resident.snapshot_on_host() if self.resident is not None else self.snapshot)[bad]
+                if self.on_divergence == "raise" or not self.model.run_shape:
+                    raise TrainingDiverged(
+                        f"training diverged at step {self.step_count}: the last update made a parameter NaN or inf; "
+                        f"the model keeps the parameters of step {self.snapshot_step}.")
+                self.diverged[bad] = self.step_count
+        finally:
+            self.release()
+
+    def release(self):
+        """A resident step gives the parameters back to the model (``finish`` does this); nothing otherwise."""
+        if self.resident is not None:
+            self.resident.release()
+
+    def _leave_device(self):
+        """Train on the host from now on (per-task inputs have no device path): parameters, moments and the
+        guard's snapshot come back."""
+        self.snapshot = self.resident.snapshot_on_host()
+        self.resident.release()
+        self.resident = None
 
 
 def fit(model, X, Y=None, *, optimizer=None, loss="mse", steps=1000, batch_size=128, X_val=None,
@@ -401,31 +466,37 @@ def fit(model, X, Y=None, *, optimizer=None, loss="mse", steps=1000, batch_size=
     Returns a :class:`History`. Raises :class:`TrainingDiverged` naming the step when the loss
     is not finite or explodes, after restoring the last snapshot of good parameters.
     """
-    trainer = Trainer(model, optimizer, loss, task_weights, max_loss_ratio=max_loss_ratio,
-                      snapshot_every=eval_every if isinstance(eval_every, int) and eval_every > 0 else 100,
-                      on_divergence=on_divergence, fused=fused)
-    batches, validation = _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss)
     steps = _checks.positive_int("steps", steps)
     eval_every = _checks.positive_int("eval_every", eval_every)
-    history = History()
-    bar = progress_bar(total=steps, show=progress, desc=desc or type(model).__name__, leave=False)
+    per_task = isinstance(X, (list, tuple))                  # no fused or resident step for per-task inputs
+    trainer = Trainer(model, optimizer, loss, task_weights, max_loss_ratio=max_loss_ratio,
+                      snapshot_every=eval_every, on_divergence=on_divergence, fused=fused and not per_task)
     try:
-        for step in range(1, steps + 1):
-            trainer.step(*batches.next_batch(batch_size))
-            bar.update(1)
-            if step % eval_every == 0 or step == steps:
-                _record(history, step, trainer, validation, loss, bar)
-                if on_eval is not None and on_eval(step, model, history):
-                    break
-    finally:
-        bar.close()
-        history.diverged = trainer.diverged if model.run_shape else None
+        batches, validation = _prepare(trainer, X, Y, X_val, Y_val, batch_size, seed, loss, steps)
+        history = History()
+        bar = progress_bar(total=steps, show=progress, desc=desc or type(model).__name__, leave=False)
+        try:
+            for step in range(1, steps + 1):
+                trainer.step(*batches.next_batch(batch_size))
+                bar.update(1)
+                if step % eval_every == 0 or step == steps:
+                    _record(history, step, trainer, validation, loss, bar)
+                    if on_eval is not None and on_eval(step, model, history):
+                        break
+        finally:
+            bar.close()
+            history.diverged = trainer.diverged if model.run_shape else None
+    except BaseException:
+        trainer.release()                                    # a resident step gives the parameters back
+        raise
     trainer.finish()
     return history
 
 
-def _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss):
-    """Check the data once and return the minibatch source and the validation set (or None)."""
+def _prepare(trainer, X, Y, X_val, Y_val, batch_size, seed, loss, steps):
+    """Check the data once and return the minibatch source and the validation set (or None) -- on the device
+    for a resident step: arrays uploaded once, their minibatches drawn there."""
+    model, resident = trainer.model, trainer.resident
     batch_size = _checks.positive_int("batch_size", batch_size)
     if Y_val is not None and X_val is None:
         raise ValueError("Y_val is given without X_val: pass both (the validation inputs and targets) or neither")
@@ -436,13 +507,21 @@ def _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss):
     if hasattr(X, "next_batch"):
         if Y is not None:
             raise ValueError("X is a batch source, which yields its own targets: leave Y out")
-        batches = _CheckedFirstBatch(X, model, loss_fns)
+        on_device = trainer.batch_source(X, steps)
+        if on_device is X:
+            batches = _CheckedFirstBatch(X, model, loss_fns)
+        else:                             # its batches have the shapes of its validation set: checked there
+            _CheckedFirstBatch(_Once(*X.validation), model, loss_fns).next_batch(None)
+            batches = on_device
     else:
         X = model.check_inputs(X)
         targets = task_targets(Y, _rows(X), model.n_tasks, model.out_units, dtype=model.dtype)
         _check_target_runs(targets, model, "Y", isinstance(Y, (list, tuple)))
         check_labels(loss_fns, targets)
-        batches = ArrayBatches(X, targets, batch_size, rngs)
+        if resident is not None and not isinstance(X, list):
+            batches = resident.batches(X, targets, batch_size, rngs)
+        else:
+            batches = ArrayBatches(X, targets, batch_size, rngs)
     validation = None
     if X_val is not None:
         X_val = model.check_inputs(X_val, "X_val")
@@ -453,6 +532,8 @@ def _prepare(model, X, Y, X_val, Y_val, batch_size, seed, loss):
                                           dtype=model.dtype))
         _check_target_runs(validation[1], model, "Y_val", isinstance(Y_val, (list, tuple)))
         check_labels(loss_fns, validation[1], "Y_val")
+        if resident is not None and not isinstance(X_val, list):
+            validation = resident.rows(*validation)                 # uploaded once
     return batches, validation
 
 
@@ -461,6 +542,16 @@ def _check_target_runs(targets, model, name, per_task):
     for k, y in enumerate(targets):
         check_run_axes(f"{name}[{k}]" if per_task else name, y.shape[:-2], model.run_shape,
                        ("n", y.shape[-1] if per_task else len(targets)))
+
+
+class _Once:
+    """A batch source that yields one given batch (to check a batch with :class:`_CheckedFirstBatch`)."""
+
+    def __init__(self, X, Y):
+        self.batch = (X, Y)
+
+    def next_batch(self, batch_size):
+        return self.batch
 
 
 class _CheckedFirstBatch:

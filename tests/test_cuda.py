@@ -93,12 +93,36 @@ def _launch_everything(kern, dtype, B=5):
     kern.adam_update(p, p.copy(), p.copy(), p.copy(), np.ones(2), 0.9, 0.999, 1e-8, 0.1, 0.001)
 
 
+def _train_on_the_device(dtype, B=40):
+    """A resident step of MMoE (BCE on one task) and of PLE, a restored and a frozen run: every kernel of
+    kernels/cuda_train_device.py and the linear products (B = 40 splits their weight gradients). Launched
+    under ``record_launches(run=False)``: only what is launched counts here (tests/test_cuda_train.py checks
+    what it computes), so the resident step's own methods are called, without the Trainer's guard."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((B, 3)).astype(dtype)
+    Y = [rng.standard_normal((B, 1)).astype(dtype), (rng.random((B, 1)) > 0.5).astype(dtype)]
+    for model in (mn.MMoE(3, n_experts=2, expert_units=2, tower_units=2, seed=[0, 1], backend="cuda", dtype=dtype),
+                  mn.PLE(3, n_task_experts=1, n_shared_experts=1, expert_units=2, tower_units=2, seed=[0, 1],
+                         backend="cuda", dtype=dtype)):
+        trainer = mn.Trainer(model, mn.Adam(lr=1e-2), loss=["mse", "bce_with_logits"])
+        trainer.resident.step(*trainer.resident.batches(X, Y, B, np.random.default_rng(0)).next_batch())
+        trainer.resident.snapshot()
+        trainer.resident.restore(np.array([True, False]))
+        trainer.resident.freeze(np.array([False, True]))
+        trainer.resident.update(np.array([False, True]))
+        trainer.release()
+
+
 def test_every_launch_uses_the_argument_types_the_compile_test_compiles(cuda_kernels):
     """tests/test_cuda_compile.py compiles cuda_device.signatures(): these must be what the wrappers launch."""
     seen = set()
     for dtype in (np.float32, np.float64):
-        with cuda_kernels.launch_sizes(*cuda_kernels.SIMULATOR_SIZES), cuda_kernels.record_launches() as launches:
-            _launch_everything(cuda_kernels, dtype, B=40)             # with 4 x 4 tiles, long enough to split dW
+        with cuda_kernels.launch_sizes(*cuda_kernels.SIMULATOR_SIZES):
+            with cuda_kernels.record_launches() as launches:
+                _launch_everything(cuda_kernels, dtype, B=40)         # with 4 x 4 tiles, long enough to split dW
+            with cuda_kernels.record_launches(run=False) as more:
+                _train_on_the_device(dtype)
+        launches = launches + more
         signatures = cuda_kernels.cuda_device.signatures(dtype)
         for launch in launches:
             assert launch.types == signatures[launch.kernel], (

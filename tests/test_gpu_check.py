@@ -37,7 +37,9 @@ def test_dry_run_runs_every_part_and_writes_one_report(tmp_path):
     for kernel in ("experts forward", "[dW; db]", "dX = dZ W2.T", "gate mix forward", "gate mix backward"):
         assert f"| float64 | 8 | {kernel}" in report, kernel
     assert "| float64 | 4 | " in report                                 # a training step
-    assert "| float64 | 2 x 3 x 3 | 2 | " in report                     # the sweep chunk
+    assert "moves (batch 4, counted on this device by `mmoe_np.kernels.cuda_traffic.record_traffic`): 0 " \
+           "host-to-device copies (0 B), 1 device-to-host (16 B), 0 allocations" in report   # it stays on the device
+    assert "| float64 | 2 x 3 x 1 | 2 | " in report                     # the sweep chunk
     assert report in done.stdout                                        # printed as well
 
 

@@ -32,12 +32,13 @@ def test_stacked_runs_equal_separate_fits(cls, backend):
 
     The simulated GPU is slow (a Python thread per CUDA thread): there, the stacked runs train on
     the CUDA backend and the separate fits they must equal run on the NumPy oracle (whose own
-    stacked and separate fits are compared by the 'numpy' case), for fewer steps.
+    stacked and separate fits are compared by the 'numpy' case), for two steps (the device's own
+    tests, tests/test_cuda_train.py, compare it with the oracle step by step).
     """
     seeds, fit_seeds = [3, 11, 5], [7, 8, 9]
     X, Y = data(len(seeds))
     Y = Y[..., :1] if cls is mn.SingleTask else Y
-    steps, batch = (4, 4) if backend == "cuda" else (25, 16)
+    steps, batch = (2, 4) if backend == "cuda" else (25, 16)
     stacked = build(cls, seeds, backend)
     mn.fit(stacked, X, Y, steps=steps, batch_size=batch, optimizer=mn.Adam(lr=1e-2), seed=fit_seeds, progress=False)
     for r, s in enumerate(seeds):
@@ -47,6 +48,8 @@ def test_stacked_runs_equal_separate_fits(cls, backend):
         for name, value in one.params.items():
             np.testing.assert_allclose(stacked.params[name][r], value, rtol=1e-10, atol=1e-12,
                                        err_msg=f"run {r}: {name}")
+        if backend == "cuda" and r > 0:
+            continue                                     # the simulated GPU: one run's predictions suffice
         run, rows = stacked.run(r), X[r, :batch]
         np.testing.assert_allclose(run.predict(rows)[0], one.predict(rows)[0], rtol=1e-10, atol=1e-12)
 

@@ -79,6 +79,19 @@ class SyntheticRuns:
     def n_runs(self):
         return len(self.rngs)
 
+    @property
+    def training_set(self):
+        """The fixed training set (``n_train``): X (R, 1, n_train, d) in float64 and the targets as
+        :meth:`next_batch` gives them; None when every step draws fresh samples. (A copy of the stream on a
+        GPU uploads it once and draws its batches there, with :attr:`sampler`.)"""
+        return self._train
+
+    @property
+    def sampler(self):
+        """The :class:`~mmoe_np.data.sampling.EpochSampler` that orders the fixed training set (None when
+        streaming); :meth:`next_batch` draws its rows from it."""
+        return self._sampler
+
     def _inputs_and_noise(self, n):
         """Each run's next n inputs and label noise from its own generator: (R, n, d), (R, n, 2)."""
         X = np.empty((self.n_runs, n, self.d))

@@ -140,13 +140,14 @@ def job(config: SweepConfig, first: int, data_seeds: list):
         rates = lrs[None] if name != "single_task" else lrs[None, :, :, None]
         trainers.append(train.Trainer(model, Adam(lr=rates), snapshot_every=config.eval_every,
                                       on_divergence="freeze"))
+    data = trainers[0].batch_source(stream, config.steps)       # on a GPU: the stream's data there, uploaded once
     L_max = max(config.lr_grid(name).shape[1] for name in config.models)
     test_curves = np.full((len(trainers), R, C, L_max, config.n_evals), np.nan)
     train_curves = np.full_like(test_curves, np.nan)
     steps_at = set(eval_steps(config).tolist())
     evaluation = 0
     for step in range(1, config.steps + 1):
-        batch = stream.next_batch(config.batch_size)
+        batch = data.next_batch(config.batch_size)
         scale = linear_anneal(step, config.steps, config.anneal)
         for trainer in trainers:
             trainer.optimizer.lr_scale = scale
@@ -154,7 +155,7 @@ def job(config: SweepConfig, first: int, data_seeds: list):
         if step in steps_at:
             for j, trainer in enumerate(trainers):
                 L = config.lr_grid(config.models[j]).shape[1]
-                test_curves[j, :, :, :L, evaluation] = _loss(trainer, stream.test)
+                test_curves[j, :, :, :L, evaluation] = _loss(trainer, data.test)
                 train_curves[j, :, :, :L, evaluation] = _per_run(trainer.model, trainer.take_running_loss())
             evaluation += 1
     val_final = np.full(test_curves.shape[:-1], np.nan)
@@ -162,7 +163,7 @@ def job(config: SweepConfig, first: int, data_seeds: list):
     for j, trainer in enumerate(trainers):
         trainer.finish()
         L = config.lr_grid(config.models[j]).shape[1]
-        val_final[j, :, :, :L] = _loss(trainer, stream.validation)
+        val_final[j, :, :, :L] = _loss(trainer, data.validation)
         stopped = trainer.diverged
         diverged[j, :, :, :L] = stopped.max(axis=-1) if _single_task(trainer.model) else stopped
     return first, {"test_curves": test_curves, "train_curves": train_curves, "val_final": val_final,
@@ -175,7 +176,8 @@ def _single_task(model):
 
 def _for_model(model, X, Y):
     """The stream's X (R, 1, B, d) and targets [(R, C, B, 1)] x 2 shaped for ``model``'s run axes
-    (R, C, L): a learning-rate axis, and for single-task models one more axis for the task."""
+    (R, C, L): a learning-rate axis, and for single-task models one more axis for the task. (On a GPU
+    these are :class:`~mmoe_np.kernels.cuda_rows.DeviceRows`, which arrange their leading axes alike.)"""
     X, Y = X[:, :, None], [y[:, :, None] for y in Y]                     # (R, 1, 1, B, d), (R, C, 1, B, 1)
     if _single_task(model):
         return X[:, :, :, None], [np.stack(Y, axis=-3)]                   # task k's net reads task k's targets

@@ -10,9 +10,14 @@ moves arrays itself. Every backend has the same functions with the same signatur
   oracle: ``experts_and_gates_forward/backward`` (MMoE's experts and gates from one product),
   ``dense_relu_forward/backward`` (Shared-Bottom's layer), ``towers_forward/backward``,
   ``softmax_gate_forward/backward``;
-- optionally ``fused_training(model, loss_fns, weights)``: a whole step's losses and gradients in
-  one fused pass (numba: :mod:`.cpu_step`), whose oracle is the readable path itself
-  (``forward``, the losses, ``backward``); :class:`mmoe_np.train.Trainer` uses it where it applies.
+- optionally one of two whole-step objects, whose oracle is the readable path itself (``forward``,
+  the losses, ``backward``, the optimizer); :class:`mmoe_np.train.Trainer` uses them where they apply:
+
+  - ``fused_training(model, loss_fns, weights)`` (numba, :mod:`.cpu_step`): a step's losses and
+    gradients in one fused pass; the Trainer updates the host parameters with its optimizer;
+  - ``resident_training(model, loss_fns, weights, adam)`` (CUDA, :mod:`.cuda_train`): a step whose
+    whole state -- parameters, gradients, Adam's moments, the guard's snapshot, the data -- stays
+    in the backend's memory; it updates too, and copies back only what the Trainer reads.
 
 The numba and CUDA modules are imported only when asked for, so ``import mmoe_np`` does not
 import numba, and ``NUMBA_ENABLE_CUDASIM`` can still be set before numba.cuda is first imported.
@@ -40,6 +45,8 @@ class Backend:
             setattr(self, fn, getattr(self.module, fn))
         # optional: a whole training step fused (forward, losses, backward); None where a backend has none
         self.fused_training = getattr(self.module, "fused_training", None)
+        # optional: a whole training step whose state stays in the backend's (device) memory
+        self.resident_training = getattr(self.module, "resident_training", None)
 
     def to_host(self, A):
         """``A`` as a NumPy array (a device array is copied back)."""

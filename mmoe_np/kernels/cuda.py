@@ -141,20 +141,28 @@ class Launch(NamedTuple):
     grid: tuple
     block: tuple
     types: tuple       # the numba type of each argument, as the dispatcher types it
+    host_bytes: tuple = ()   # the size of each NumPy (host) array argument: numba copies it in and out on a GPU
 
 
 _recording: list | None = None
+_running = True
 
 
 @contextmanager
-def record_launches():
-    """List every kernel launch made inside the block (skipped empty launches are not listed)."""
-    global _recording
-    before, _recording = _recording, []
+def record_launches(run=True):
+    """List every kernel launch made inside the block (skipped empty launches are not listed).
+
+    ``run=False`` lists the launches without running the kernels (their outputs keep whatever the
+    buffers held): for tests of what is launched, with which argument types, not of what it computes
+    -- under the simulator, where running a kernel costs a Python thread per CUDA thread.
+    """
+    global _recording, _running
+    before, _recording = (_recording, _running), []
+    _running = bool(run)
     try:
         yield _recording
     finally:
-        _recording = before
+        _recording, _running = before
 
 
 def _numba_type(a):
@@ -174,8 +182,11 @@ def _launch(name, dtype, grid, block, *args):
         return
     if _recording is not None:
         _recording.append(Launch(name, np.dtype(dtype), tuple(grid), tuple(block),
-                                 tuple(_numba_type(a) for a in args)))
-    cuda_device.build(dtype, _sizes.tile)[name][grid, block](*args)
+                                 tuple(_numba_type(a) for a in args),
+                                 tuple(a.nbytes for a in args if isinstance(a, np.ndarray))))
+    kernel = cuda_device.build(dtype, _sizes.tile)[name]
+    if _running:
+        kernel[grid, block](*args)
 
 
 MAX_GRID_YZ = 65535      # CUDA's limit on a grid's y and z dimensions (x allows 2^31 - 1)
@@ -201,7 +212,8 @@ def launch_cells(name, dtype, cells, *args):
     """Launch one-thread-per-cell kernel ``name`` over ``cells`` cells: blocks of at most ``threads``
     threads, and no more warps than the cells fill (tiny problems launch one small block).
     No checks and no copies, like :func:`launch_product`."""
-    threads = min(_sizes.threads, cuda_device.WARP * math.ceil(cells / cuda_device.WARP))
+    warp = 1 if simulator_enabled() else cuda_device.WARP        # the simulator pays for every thread it runs
+    threads = min(_sizes.threads, warp * math.ceil(cells / warp))
     _launch(name, dtype, (math.ceil(cells / max(threads, 1)),), (threads,), *args)
 
 
@@ -408,3 +420,11 @@ def adam_update(p, g, m, v, lr, beta1, beta2, eps, correction1, correction2):
     for name, a in arrays.items():
         if not _is_device(a):                   # uploaded from the host: bring the update back
             a[...] = on_device[name].copy_to_host()
+
+
+# ------------------------------------------------------------------------ training on the device
+def resident_training(model, loss_fns, weights, adam):
+    """A training step that keeps the whole training state on the GPU (:mod:`.cuda_train`), or None where
+    it does not apply; :class:`mmoe_np.train.Trainer` asks for it."""
+    from .cuda_train import resident_training as make
+    return make(model, loss_fns, weights, adam)

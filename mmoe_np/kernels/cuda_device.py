@@ -13,10 +13,18 @@ Kernels (each built per dtype and tile size by :func:`build`)
   forward    H   (B, N)       X[i, k]                 W2[k, j]                  relu(acc + b[j])
   grads      [dW; db] (D+1,N) X[k, i], 1 for i = D    dH[k, j] * (H[k, j] > 0)  acc
   dX         dX  (B, D)       dH[i,k] * (H[i,k] > 0)  W2[j, k]                  acc
+  linear     Z   (B, N)       X[i, k]                 W2[k, j]                  acc + b[j]
+  grads_lin  [dW; db] (D+1,N) X[k, i], 1 for i = D    dZ[k, j]                  acc
+  dX_lin     dX  (B, D)       dZ[i, k]                W2[j, k]                  acc
+  (``grads_lin``, ``dX_lin``: the kernels ``grads_linear``, ``dX_linear``)
   =========  ===============  ======================  ========================  ==================
 
-  (N = U*E, W2 = W.reshape(D, N).) ``grads`` folds the bias gradient into the weight
-  gradient: a row of ones under X.T makes row D of its output ``db = sum_b dZ[b]``.
+  (N = U*E, W2 = W.reshape(D, N).) The last three (``linear``, ``grads_linear``, ``dX_linear``)
+  are the same products without the ReLU: the device-resident training step
+  (:mod:`.cuda_train`) multiplies an input by every kernel that reads it at once -- experts and
+  gates side by side -- and applies ReLU and softmax to their columns afterwards. ``grads`` (and
+  ``grads_linear``) fold the bias gradient into the weight gradient: a row of ones under X.T makes
+  row D of its output ``db = sum_b dZ[b]``.
 - **Coalesced loads.** A warp runs along threadIdx.x, so neighbouring threads must read
   neighbouring addresses. Where A or B is a transposed view of memory (X.T in ``grads``,
   W2.T in ``dX``), the block reads the tile along memory's contiguous axis and stores it
@@ -29,6 +37,8 @@ Kernels (each built per dtype and tile size by :func:`build`)
   gives the same bits.
 - **One thread per output cell**: ``sum_splits``, the three mixes (``F[k,b,u]``,
   ``dH[b,u,e]``, ``dG[k,b,e]``) and ``adam`` (one parameter entry of one run).
+- **The rest of a training step** on the device (batches, activations, towers, losses, the
+  guard's run masks): :mod:`.cuda_train_device`, built here with the others.
 - **Runs**: every array carries a leading run axis (R, ...); the products use the grid's z
   dimension for it, the one-thread-per-cell kernels count runs in their cell index.
 - **Typed constants**: every literal is a constant of the kernel's dtype, so the float32
@@ -45,6 +55,8 @@ import math
 import numpy as np
 from numba import cuda, types
 from numba.np import numpy_support
+
+from . import cuda_train_device
 
 # The sizes a GPU runs with: 16 x 16 = 256 threads per block for the products, at most 256
 # for the one-thread-per-cell kernels.
@@ -124,9 +136,22 @@ def _device_functions(dtype):
     def plain(P, Q, V, r, i, j, acc):
         return acc
 
+    @device
+    def bias(P, Q, V, r, i, j, acc):                     # linear: acc + b[j], V = b
+        return acc + V[r, j]
+
+    @device
+    def dz_given(P, Q, V, r, k, j):                      # grads_linear B: dZ[k, j], with Q = dZ
+        return Q[r, k, j]
+
+    @device
+    def dz_given_rows(P, Q, V, r, i, k):                 # dX_linear A: dZ[i, k], with P = dZ
+        return P[r, i, k]
+
     return dict(relu=relu, masked=masked, x=x, w=w, bias_relu=bias_relu,
                 x_transposed_and_ones=x_transposed_and_ones, dz=dz, dz_rows=dz_rows,
-                w_transposed=w_transposed, plain=plain)
+                w_transposed=w_transposed, plain=plain, bias=bias, dz_given=dz_given,
+                dz_given_rows=dz_given_rows)
 
 
 # ---------------------------------------------------------------------------- tiled products
@@ -274,13 +299,15 @@ def _cell_kernels(dtype):
 
 
 # ------------------------------------------------------------------------------ the kernel set
-KERNEL_NAMES = ("forward", "grads", "dX", "sum_splits", "mix_forward", "mix_backward_dH", "mix_backward_dG",
-                "adam")
+PRODUCT_NAMES = ("forward", "grads", "dX", "linear", "grads_linear", "dX_linear")
+KERNEL_NAMES = (PRODUCT_NAMES + ("sum_splits", "mix_forward", "mix_backward_dH", "mix_backward_dG", "adam")
+                + cuda_train_device.KERNEL_NAMES)
 _built: dict = {}
 
 
 def build(dtype, tile):
-    """Every kernel for ``dtype`` (float32 or float64) and ``tile``, as ``{name: kernel}``.
+    """Every kernel for ``dtype`` (float32 or float64) and ``tile``, as ``{name: kernel}`` (those of
+    :mod:`.cuda_train_device` included).
 
     Built once per (dtype, tile); numba compiles a kernel at its first launch (on a GPU) or
     runs it as Python (in the simulator).
@@ -295,6 +322,12 @@ def build(dtype, tile):
         kernels["forward"] = _tiled_product(f["x"], False, f["w"], False, f["bias_relu"], scalar, tile)
         kernels["grads"] = _tiled_product(f["x_transposed_and_ones"], True, f["dz"], False, f["plain"], scalar, tile)
         kernels["dX"] = _tiled_product(f["dz_rows"], False, f["w_transposed"], True, f["plain"], scalar, tile)
+        kernels["linear"] = _tiled_product(f["x"], False, f["w"], False, f["bias"], scalar, tile)
+        kernels["grads_linear"] = _tiled_product(f["x_transposed_and_ones"], True, f["dz_given"], False, f["plain"],
+                                                 scalar, tile)
+        kernels["dX_linear"] = _tiled_product(f["dz_given_rows"], False, f["w_transposed"], True, f["plain"],
+                                              scalar, tile)
+        kernels.update(cuda_train_device.build(scalar))
         _built[key] = kernels
     return _built[key]
 
@@ -316,9 +349,13 @@ def signatures(dtype):
         "forward": product[:2] + (a(2),) + product[3:],          # X, W2, b, H, K, splits, chunk
         "grads": product[:2] + (a(3),) + product[3:],            # X, H, dH, [dW; db], ...
         "dX": product[:2] + (a(3),) + product[3:],               # H, dH, W2, dX, ...
+        "linear": product[:2] + (a(2),) + product[3:],           # X, W2, b, Z, ...
+        "grads_linear": product[:2] + (a(3),) + product[3:],     # X, dZ, dZ (unused), [dW; db], ...
+        "dX_linear": product[:2] + (a(3),) + product[3:],        # dZ, dZ (unused), W2, dX, ...
         "sum_splits": (a(3), a(2)),
         "mix_forward": (a(4), a(4), a(4)),
         "mix_backward_dH": (a(4), a(4), a(4)),
         "mix_backward_dG": (a(4), a(4), a(4)),
         "adam": (a(2),) * 4 + (a(1),) + (f,) * 5,
+        **cuda_train_device.signatures(dtype),
     }

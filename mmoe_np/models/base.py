@@ -141,6 +141,49 @@ class MultiTaskModel:
             self._initialise_towers(run, rng)
 
     # ----------------------------------------------------------------- parameters
+    @property
+    def params(self):
+        """The trainable parameters: a :class:`~mmoe_np.params.Params` (``{name: array}``, views into one flat
+        buffer). While a backend that keeps them elsewhere trains the model (the GPU: ``backend="cuda"``),
+        its copy is the one that counts, and reading ``params`` brings this one up to date first."""
+        borrower = self.__dict__.get("_borrower")
+        if borrower is not None:
+            borrower.to_host()
+        return self.__dict__["_params"]
+
+    @params.setter
+    def params(self, value):
+        borrower = self.__dict__.get("_borrower")
+        if borrower is not None:           # new arrays: whoever held the old ones gives them back first
+            borrower.release()
+        self.__dict__["_params"] = value
+
+    @property
+    def stored_params(self):
+        """The host arrays as they are, without asking a borrower for an update (for the borrower itself)."""
+        return self.__dict__["_params"]
+
+    def lend_params(self, borrower):
+        """Let ``borrower`` -- a training step that keeps the parameters in a device's memory -- hold the copy
+        that counts, until it calls :meth:`params_returned`. Reading :attr:`params` calls ``borrower.to_host()``
+        first, which must bring :attr:`stored_params` up to date. A step that held them before is asked to
+        give them back (``release()``) first."""
+        before = self.__dict__.get("_borrower")
+        if before is not None and before is not borrower:
+            before.release()
+        self.__dict__["_borrower"] = borrower
+
+    def params_returned(self, borrower):
+        """``borrower`` has brought :attr:`stored_params` up to date and holds the parameters no longer."""
+        if self.__dict__.get("_borrower") is borrower:
+            self.__dict__["_borrower"] = None
+
+    def __getstate__(self):                 # copies and pickles get the host arrays, up to date, and no borrower
+        state = dict(self.__dict__)
+        state["_params"] = self.params
+        state.pop("_borrower", None)
+        return state
+
     def _tower_layout(self):
         K, U, T, O = self.n_tasks, self.tower_input_units, self.tower_units, self.out_units
         return [("tower_kernel", (K, U, T)), ("tower_bias", (K, T)), ("output_kernel", (K, T, O)),
