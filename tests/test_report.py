@@ -42,7 +42,8 @@ def test_a_scratch_study_never_overwrites_the_committed_documents(study, fake_re
     before = doc.read_text()
     code = main(["reproduce", "report", "--study", str(study), "--sensitivity", "/nonexistent", "--write", str(doc)])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and f"cannot --write {doc}: {len(report.VARIANTS)} input(s) are missing" in err
+    missing = len(report.VARIANTS)                    # one line per sensitivity variant
+    assert code == 2 and err.count("\n") == 1 and f"cannot --write {doc}: {missing} input(s) are missing" in err
     assert "/nonexistent/baseline/sweep.npz (sensitivity variant 'baseline'): not found" in err
     code = main(["reproduce", "report", "--study", str(study), "--blocks", "claims", "budgets", "--write", str(doc)])
     err = capsys.readouterr().err
