@@ -29,7 +29,7 @@ VARIANTS = {
     "steps1500": (dict(steps=1500, eval_every=100), "1,500 steps (the old study's length)"),
     "steps32000": (dict(steps=32_000, eval_every=1000), "32,000 steps: four times longer"),
     "anneal32000": (dict(steps=32_000, eval_every=1000, anneal=0.25),
-                    "32,000 steps, the rate falling linearly towards 0 over the last 8,000 (a plateau)"),
+                    "32,000 steps, the rate falling linearly towards 0 over the last 8,000 (annealed)"),
     "legacy": ({k: protocol.LEGACY[k] for k in ("n_train", "steps", "eval_every", "lrs", "dtype")},
                "the old study's protocol: 8,000 points, 1,500 steps, lr 1e-2 for every model"),
     "c3": (dict(c=3.0), "c = 3 (larger task weights) instead of 1"),
