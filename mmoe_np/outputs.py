@@ -21,7 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = ("figures", "results/reproduce", "results/reproduce_fig3", "results/reproduce_long", "results/sensitivity",
-             "results/census_group1.md", "results/census_group2.md", "notebooks")
+             "results/census_group1.md", "results/census_group2.md", "results/census_group1.json",
+             "results/census_group2.json", "notebooks")
 
 
 class OutputError(ValueError):

@@ -12,6 +12,7 @@ from mmoe_np.__main__ import main
 from mmoe_np.data import census
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
 EDUCATION = ["High school graduate", "Bachelors degree(BA AB BS)", "Children", "Doctorate degree(PhD EdD)"]
 MARITAL = ["Never married", "Married-civilian spouse present", "Divorced"]
 
@@ -321,3 +322,48 @@ def test_roc_auc_rejects_nan_scores():
     from mmoe_np.metrics import roc_auc
     with pytest.raises(ValueError, match="scores contain NaN"):
         roc_auc([0, 1, 1], [0.1, np.nan, 0.3])
+
+
+def test_census_keeps_raw_results_and_rewrites_its_report_and_block_from_them(test_only_dir, tmp_path, capsys):
+    """The report and the README's block are made from the saved record: rewriting them needs no training."""
+    import json
+    out, doc = tmp_path / "table.md", tmp_path / "doc.md"
+    doc.write_text("intro\n<!-- BEGIN generated: census_group2 -->\nold\n<!-- END generated: census_group2 -->\nend\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main([*CENSUS, "--group", "2", "--data-dir", str(test_only_dir), "--out", str(out), "--methods",
+                     "shared_bottom", "mmoe", "--write", str(doc)])
+    assert code == 0, capsys.readouterr().err
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert np.asarray(record["auc"]["mmoe"]).shape == (3, 2) and record["rows"] == {"train": 200, "validation": 100,
+                                                                                      "test": 100}
+    saved, block = out.read_text(), doc.read_text()
+    assert "| MMoE − Shared-Bottom | college_or_more |" in block and "old" not in block and block.endswith("end\n")
+    out.write_text("edited by hand\n")
+    doc.write_text(doc.read_text().replace("| MMoE |", "| MMoE (edited) |"))
+    assert main(["reproduce", "census", "--group", "2", "--out", str(out), "--from-results", "--write", str(doc)]) == 0
+    assert out.read_text() == saved and doc.read_text() == block
+    assert main(["reproduce", "census", "--group", "1", "--out", str(out), "--from-results"]) == 2
+    assert "holds group 2, not --group 1" in capsys.readouterr().err
+    assert main(["reproduce", "census", "--group", "2", "--out", str(out), "--from-results", "--runs", "5"]) == 2
+    assert "--from-results trains nothing, so --runs has no effect" in capsys.readouterr().err
+
+
+def test_a_smoke_census_run_cannot_write_a_committed_document(test_only_dir, capsys):
+    code = main([*CENSUS, "--data-dir", str(test_only_dir), "--write", str(REPO / "README.md")])
+    assert code == 2 and "a committed document takes only the full run's numbers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_committed_census_report_and_readme_block_come_from_the_raw_results(group):
+    """results/census_groupN.md and README's census_groupN block are what the committed raw AUCs make
+    (fix: python -m mmoe_np reproduce census --group N --from-results --write README.md)."""
+    from mmoe_np.experiments.census import DEFAULTS, read_record, report, summary_block
+    from mmoe_np.experiments.report import read_blocks
+    record = read_record(REPO / "results" / f"census_group{group}.json")
+    assert record["mode"] == "paper" and record["rows"] == {"train": 199_523, "validation": 49_881, "test": 49_881}
+    assert record["options"] == DEFAULTS and all(len(v) >= 10 for v in record["auc"].values())
+    assert (REPO / "results" / f"census_group{group}.md").read_text() == report(record) + "\n"
+    assert read_blocks(REPO / "README.md")[f"census_group{group}"] == summary_block(record)
+    from findings_reader import check, lines
+    assert {check(line) for line in lines(report(record))} == {"interval", "share"}     # words agree with numbers

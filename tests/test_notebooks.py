@@ -72,7 +72,7 @@ FINDINGS_REQUIRED = {
     "08_speed": {"versus"},
     "14_trainability": {"paired", "interval", "within"},
     # lessons 09-15 (issue 18, second half of the course)
-    "09_census_income": {"share", "paired"},
+    "09_census_income": {"share", "paired", "interval"},
     "10_capacity_and_transfer": {"paired"},
     "11_per_task_inputs": {"paired"},
     "12_task_weights": {"paired", "versus"},

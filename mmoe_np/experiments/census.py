@@ -12,6 +12,10 @@ axis"): every run has its own initialisation and its own minibatch order, and on
 products serves them all. Run r of every method uses the same seed, so its minibatches are the
 same for every method: the comparisons between methods are paired by run.
 
+Every run's test AUC is saved as JSON beside the markdown report (``results/census_groupN.json``
+for the full run); the report and the README's generated block ``census_groupN`` are made from
+that record, so ``--from-results`` rewrites them without training.
+
 The report gives, per method and task, the mean test AUC with its 95% t interval and the best
 run's AUC beside the paper's numbers, the row counts, and paired comparisons between methods
 (mean AUC difference over runs with its t interval, :mod:`mmoe_np.stats`, and the sentence
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -159,6 +164,9 @@ def run(data, methods=METHODS, runs=10, steps=None, batch_size=BATCH, lr=1e-3, e
 
 
 # ------------------------------------------------------------------------------------ tables
+# A finished run is kept as a record (a dict, saved as JSON beside the markdown report): the
+# markdown report and the README's generated block are both made from it, so the words and tables
+# can be rewritten from the committed raw results without training again (``--from-results``).
 def _fmt(v):
     return "—" if v is None else f"{v:.4f}"
 
@@ -170,15 +178,15 @@ def _mean(values):
     return f"{m.mean:.4f} [{m.low:.4f}, {m.high:.4f}]"
 
 
-def table(data, result) -> str:
+def table(group, task_names, auc) -> str:
     """Markdown table: mean test AUC [95% t interval] and the best run's, per method and task, beside the
-    paper's numbers."""
-    auc = result.auc if isinstance(result, CensusResult) else result
-    main, aux = data.task_names
-    paper = PAPER_AUC[data.group]
+    paper's numbers. ``auc[method]``: (runs, 2)."""
+    main, aux = task_names
+    paper = PAPER_AUC[group]
     lines = [f"| method | runs | {main} AUC mean [95% CI] | best | paper mean | paper best | "
              f"{aux} AUC mean [95% CI] | best | paper mean | paper best |", "|---|---|---|---|---|---|---|---|---|---|"]
     for m, values in auc.items():
+        values = np.asarray(values, float)
         ref = paper.get(m, [(None, None), (None, None)])
         lines.append(f"| {MODEL_LABELS[m]} | {len(values)} | {_mean(values[:, 0])} | {values[:, 0].max():.4f} | "
                      f"{_fmt(ref[0][0])} | {_fmt(ref[0][1])} | {_mean(values[:, 1])} | {values[:, 1].max():.4f} | "
@@ -195,10 +203,10 @@ def difference(a, b) -> Interval:
     return Interval(m.mean, m.low, m.high, m.runs)
 
 
-def comparisons(data, result):
+def comparisons(task_names, auc):
     """Paired comparisons (run r of every method shares its seed and minibatches): MMoE against every other
     method, and OMoE against Shared-Bottom, on each task. Returns the markdown table and the findings."""
-    auc = result.auc if isinstance(result, CensusResult) else result
+    auc = {m: np.asarray(v, float) for m, v in auc.items()}
     pairs = [("mmoe", other) for other in ("single_task", "shared_bottom", "omoe")]
     pairs.append(("omoe", "shared_bottom"))
     lines = ["| comparison | task | mean AUC difference [95% t interval] | first higher in |", "|---|---|---|---|"]
@@ -206,7 +214,7 @@ def comparisons(data, result):
     for a, b in pairs:
         if a not in auc or b not in auc:
             continue
-        for k, task in enumerate(data.task_names):
+        for k, task in enumerate(task_names):
             d = difference(auc[a][:, k], auc[b][:, k])
             interval = "(too few runs)" if d.too_few else f"[{d.low:+.4f}, {d.high:+.4f}]"
             wins = float(np.mean(auc[a][:, k] > auc[b][:, k]))
@@ -218,28 +226,126 @@ def comparisons(data, result):
     return "\n".join(lines), sentences
 
 
-def report(data, result, settings: str, label_r: float) -> str:
-    """The whole markdown report of a census run."""
-    runs = len(next(iter(result.auc.values())))
-    train_rows, val_rows, test_rows = len(data.X_train), len(data.X_val), len(data.X_test)
-    comparison_table, sentences = comparisons(data, result)
-    stops = ", ".join(f"{MODEL_LABELS[m]} {int(np.median(s)):,}" for m, s in result.stopped.items())
-    times = ", ".join(f"{MODEL_LABELS[m]} {t:.0f} s" for m, t in result.seconds.items())
+def against_paper(group, task_names, auc):
+    """Where each method's mean test AUC lies against the paper's mean, for every task the paper gives one
+    (findings; the interval is the 95% t interval of the mean over runs)."""
+    sentences = []
+    for m, values in auc.items():
+        values = np.asarray(values, float)
+        for k, (task, (paper_mean, _)) in enumerate(zip(task_names, PAPER_AUC[group].get(m, ()))):
+            if paper_mean is None:
+                continue
+            m_ = mean_interval(values[:, k] - paper_mean)
+            value = Interval(m_.mean, m_.low, m_.high, m_.runs) if m_.runs >= MIN_PAIRED_RUNS else \
+                Interval(m_.mean, float("nan"), float("nan"), m_.runs)
+            sentences.append(str(findings.interval(
+                f"{MODEL_LABELS[m]}'s mean test AUC on {task}", value, reference=0.0,
+                statistic="mean minus the paper's", above=f"is higher than the paper's mean ({paper_mean:.4f})",
+                below=f"is lower than the paper's mean ({paper_mean:.4f})")))
+    return sentences
+
+
+def step_limit(record) -> int:
+    """The most steps a run could take (``--steps``, default 20 epochs), as ``main`` computed it."""
+    options = record["options"]
+    return options["steps"] or 20 * -(-record["rows"]["train"] // options["batch_size"])
+
+
+def stopping(record) -> list:
+    """Per method, how many of its models kept the parameters of the last allowed step (their validation
+    AUC was still improving when training ended: early stopping did not act). Findings."""
+    limit = step_limit(record)
+    out = []
+    for m, steps in record["stopped"].items():
+        steps = np.asarray(steps).ravel()
+        what = f"{MODEL_LABELS[m]} models" + (" (one per task and run)" if m == "single_task" else "")
+        out.append(str(findings.share(what, int(np.sum(steps >= limit)), steps.size,
+                                      condition=f"were still improving at the step limit ({limit:,} steps)")))
+    return out
+
+
+def make_record(data, result: CensusResult, settings: str, options: dict, label_r: float, seconds: float) -> dict:
+    """Everything a report needs, as plain JSON-able values: the raw test AUC of every run and task."""
+    return {"group": data.group, "mode": data.mode, "task_names": list(data.task_names), "summary": data.summary(),
+            "rows": {"train": len(data.X_train), "validation": len(data.X_val), "test": len(data.X_test)},
+            "label_pearson": float(label_r), "settings": settings, "options": options,
+            "auc": {m: np.asarray(v, float).tolist() for m, v in result.auc.items()},
+            "stopped": {m: np.asarray(v).tolist() for m, v in result.stopped.items()},
+            "seconds": {m: float(t) for m, t in result.seconds.items()}, "total_seconds": float(seconds),
+            "machine": machine()}
+
+
+def machine() -> str:
+    """The CPU the run used, in words: its model name (Linux) and the number of cores Python sees."""
+    import os
+    import platform
+    name = platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def _rows_line(record) -> str:
+    rows = record["rows"]
+    return (f"Rows: train {rows['train']:,}, validation {rows['validation']:,}, test {rows['test']:,}"
+            + (" (the paper's split: 199,523 / 49,881 / 49,881)" if record["mode"] == "paper" else "") + ".")
+
+
+def report(record: dict) -> str:
+    """The whole markdown report of a census run, from its record."""
+    group, tasks, auc = record["group"], record["task_names"], record["auc"]
+    runs = len(next(iter(auc.values())))
+    comparison_table, sentences = comparisons(tasks, auc)
+    stops = ", ".join(f"{MODEL_LABELS[m]} {int(np.median(s)):,}" for m, s in record["stopped"].items())
+    times = ", ".join(f"{MODEL_LABELS[m]} {t:.0f} s" for m, t in record["seconds"].items())
     return "\n".join([
-        f"# Census-income group {data.group}: {runs} runs per method ({data.mode} mode)", "",
-        data.summary(), "",
-        f"Rows: train {train_rows:,}, validation {val_rows:,}, test {test_rows:,}"
-        + (" (the paper's split: 199,523 / 49,881 / 49,881)" if data.mode == "paper" else "") + ".",
-        f"Label Pearson correlation {label_r:+.4f} (paper {PAPER_LABEL_PEARSON[data.group]}, reported without sign).",
-        f"Settings: {settings}.", "",
+        f"# Census-income group {group}: {runs} runs per method ({record['mode']} mode)", "",
+        record["summary"], "",
+        _rows_line(record),
+        f"Label Pearson correlation {record['label_pearson']:+.4f} (paper {PAPER_LABEL_PEARSON[group]}, reported "
+        f"without sign).",
+        f"Settings: {record['settings']}.", "",
         "Test AUC per method and task: mean over runs with its 95% t interval, and the best run.", "",
-        table(data, result), "",
+        table(group, tasks, auc), "",
         "Paired by run (run r of every method has the same seed, so the same minibatches): mean difference of the "
         "test AUC with its 95% t interval.", "",
         comparison_table, "",
         *sentences, "",
+        "Against the paper's Tables 1-2 (the paper's mean beside each mean's 95% t interval):", "",
+        *against_paper(group, tasks, auc), "",
+        *stopping(record), "",
         f"Early stopping kept the parameters of the step (median over runs): {stops}. "
-        f"Training time of all runs: {times}."])
+        f"Training time of all runs: {times} (whole command {record['total_seconds']:,.0f} s"
+        + (f" on {record['machine']}" if record.get("machine") else "") + ")."])
+
+
+def summary_block(record: dict) -> str:
+    """The README's generated block ``census_groupN``: the tables and the findings of the record."""
+    group, tasks, auc = record["group"], record["task_names"], record["auc"]
+    runs = len(next(iter(auc.values())))
+    comparison_table, _ = comparisons(tasks, auc)
+    main_task = {m: np.asarray(v, float)[:, :1] for m, v in auc.items()}
+    sentences = comparisons(tasks[:1], main_task)[1]                 # the findings of the main task only
+    return "\n".join([
+        f"**Group {group}** ({tasks[0]} + {tasks[1]}; {record['mode']} mode, {runs} runs per method, from "
+        f"`results/census_group{group}.json`). {_rows_line(record)}", "",
+        table(group, tasks, auc), "",
+        comparison_table, "",
+        *(f"{s}  " for s in [*sentences, *against_paper(group, tasks, auc), *stopping(record)])]).rstrip()
+
+
+def read_record(path) -> dict:
+    """A census record saved by ``reproduce census`` (``results/census_groupN.json``)."""
+    import json
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no census results (run python -m mmoe_np reproduce census first)")
+    return json.loads(path.read_text())
 
 
 # ------------------------------------------------------------------------------------- CLI
@@ -247,14 +353,53 @@ DEFAULTS = dict(runs=10, steps=None, batch_size=BATCH, lr=1e-3, eval_every=None,
                 seed=0, backend="numba", dtype="float32")
 
 
+def _check_documents(paths, full, group):
+    """Before any work: every ``--write`` file exists, and a committed document takes only a full run."""
+    for path in paths or ():
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--write {path}: no such file (a markdown file with generated blocks is needed)")
+        if outputs.is_committed_document(path) and not full:
+            raise outputs.OutputError(f"--write {path}: a committed document takes only the full run's numbers "
+                                      f"(python -m mmoe_np reproduce census --group {group} with its default "
+                                      f"settings)")
+
+
+def _write_documents(paths, record):
+    from .report import write_blocks
+    for path in paths or ():
+        written = write_blocks(path, {f"census_group{record['group']}": summary_block(record)})
+        print(f"updated the generated blocks of {path}: {', '.join(written)}")
+
+
+def from_results(args):
+    """``--from-results``: rewrite the markdown report and the documents' blocks from the saved record."""
+    given = [k for k, v in DEFAULTS.items() if getattr(args, k) != v] + (["data_dir"] if args.data_dir else [])
+    if given:
+        raise ValueError(f"--from-results trains nothing, so --{given[0].replace('_', '-')} has no effect: drop it "
+                         f"(the settings are those saved with the results)")
+    md = Path(args.out) if args.out else outputs.default(f"results/census_group{args.group}.md")
+    record = read_record(md.with_suffix(".json"))
+    if record["group"] != args.group:
+        raise ValueError(f"{md.with_suffix('.json')} holds group {record['group']}, not --group {args.group}")
+    full = all(record["options"].get(k) == v for k, v in DEFAULTS.items())
+    _check_documents(args.write, full, args.group)
+    md.write_text(report(record) + "\n")
+    print(f"rewrote {md} from {md.with_suffix('.json')} (no training)")
+    _write_documents(args.write, record)
+    return record
+
+
 def main(args):
+    if args.from_results:
+        return from_results(args)
     start = time.perf_counter()
     check_options(args, "runs", "steps", "batch_size", "eval_every", "patience", jobs=False)
     _checks.real("--lr", args.lr, low=0.0, low_open=True)
     full = all(getattr(args, k) == v for k, v in DEFAULTS.items())
     out = outputs.choose("--out", args.out, f"results/census_group{args.group}.md", full_run=full, force=args.force,
-                         label=f"census{args.group}", file=True,
+                         label=f"census{args.group}", file=True, suffixes=(".md",),
                          what=f"python -m mmoe_np reproduce census --group {args.group} with its default settings")
+    _check_documents(args.write, full, args.group)
     with warnings.catch_warnings():      # the summary below states the mode in full
         warnings.filterwarnings("ignore", message=".*test-file-only mode")
         data = load_census(args.data_dir, group=args.group, seed=args.seed, dtype=args.dtype)
@@ -271,10 +416,15 @@ def main(args):
     result = run(data, methods=tuple(args.methods), runs=args.runs, steps=steps, batch_size=args.batch_size,
                  lr=args.lr, eval_every=eval_every, patience=args.patience, seed=args.seed, backend=args.backend,
                  dtype=args.dtype, progress=not args.no_progress)
-    text = report(data, result, settings, label_r)
+    options = {k: getattr(args, k) for k in DEFAULTS}            # as given: None is "the default" (one epoch...)
+    record = make_record(data, result, settings, options, label_r, time.perf_counter() - start)
+    import json
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
+    text = report(record)
     print("\n" + text)
     out.write_text(text + "\n")
-    print(f"\nsaved: {out}   ({time.perf_counter() - start:.0f} s)")
+    print(f"\nsaved: {out} and {out.with_suffix('.json')}   ({time.perf_counter() - start:.0f} s)")
+    _write_documents(args.write, record)
     return result
 
 
@@ -296,6 +446,12 @@ def add_arguments(parser):
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="markdown file for the table (default results/census_groupN.md for "
-                                                    "the default settings, a results/scratch/ file otherwise)")
+                                                    "the default settings, a results/scratch/ file otherwise); the "
+                                                    "raw AUCs go beside it as .json")
     parser.add_argument("--force", action="store_true",
                         help="allow overwriting the committed table with other settings")
+    parser.add_argument("--write", nargs="+", metavar="FILE", default=None,
+                        help="markdown files whose generated block census_groupN to replace (README.md); only the "
+                             "full run may write a committed document")
+    parser.add_argument("--from-results", action="store_true",
+                        help="no training: rewrite --out's report and the --write blocks from its saved .json")
