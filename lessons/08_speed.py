@@ -264,8 +264,13 @@ print(findings.versus(f"the time of {R} runs one by one, in seconds", t_one_by_o
 # last bit here. The sentence says which way was faster on this machine. What to expect: one
 # model pays Python's overhead (the function calls, the checks, the loop) once per step
 # instead of R times, so it saves most where that overhead is a large share of a step (small
-# batches, many runs), and little once the products themselves dominate.
-# `benchmarks/bench_sweep.py` measures a whole sweep against that floor.
+# batches, many runs, a busy machine where every call waits for a core), and little once the
+# products themselves dominate. Neither way is faster by rule. `fit` runs these models with
+# the fused step (next section), whose overhead per step is already small; and one model's
+# step works on R times the data at once, which may no longer fit in the CPU's caches. So on
+# an idle machine one by one can be as fast, or faster: compare the sentence with the load
+# printed at the top. `benchmarks/bench_sweep.py` measures a whole sweep against the floor
+# set by the arithmetic.
 #
 # ## The whole step, fused
 # The four kernels above are the pieces that the models' readable code (`forward`, the
