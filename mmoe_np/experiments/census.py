@@ -216,9 +216,9 @@ def comparisons(task_names, auc):
             continue
         for k, task in enumerate(task_names):
             d = difference(auc[a][:, k], auc[b][:, k])
-            interval = "(too few runs)" if d.too_few else f"[{d.low:+.4f}, {d.high:+.4f}]"
+            interval = "(too few runs)" if d.too_few else f"[{d.low:+.5f}, {d.high:+.5f}]"
             wins = float(np.mean(auc[a][:, k] > auc[b][:, k]))
-            lines.append(f"| {MODEL_LABELS[a]} − {MODEL_LABELS[b]} | {task} | {d.estimate:+.4f} {interval} | "
+            lines.append(f"| {MODEL_LABELS[a]} − {MODEL_LABELS[b]} | {task} | {d.estimate:+.5f} {interval} | "
                          f"{wins:.0%} of runs |")
             sentences.append(str(findings.interval(
                 f"{MODEL_LABELS[a]}'s test AUC on {task}", d, above=f"is higher than {MODEL_LABELS[b]}'s",
