@@ -41,6 +41,9 @@ intervals on the means and paired differences between methods.
 """
 from __future__ import annotations
 
+import json
+import os
+import platform
 import time
 import warnings
 from pathlib import Path
@@ -235,11 +238,8 @@ def against_paper(group, task_names, auc):
         for k, (task, (paper_mean, _)) in enumerate(zip(task_names, PAPER_AUC[group].get(m, ()))):
             if paper_mean is None:
                 continue
-            m_ = mean_interval(values[:, k] - paper_mean)
-            value = Interval(m_.mean, m_.low, m_.high, m_.runs) if m_.runs >= MIN_PAIRED_RUNS else \
-                Interval(m_.mean, float("nan"), float("nan"), m_.runs)
             sentences.append(str(findings.interval(
-                f"{MODEL_LABELS[m]}'s mean test AUC on {task}", value, reference=0.0,
+                f"{MODEL_LABELS[m]}'s mean test AUC on {task}", difference(values[:, k], paper_mean), reference=0.0,
                 statistic="mean minus the paper's", above=f"is higher than the paper's mean ({paper_mean:.4f})",
                 below=f"is lower than the paper's mean ({paper_mean:.4f})")))
     return sentences
@@ -277,8 +277,6 @@ def make_record(data, result: CensusResult, settings: str, options: dict, label_
 
 def machine() -> str:
     """The CPU the run used, in words: its model name (Linux) and the number of cores Python sees."""
-    import os
-    import platform
     name = platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -341,7 +339,6 @@ def summary_block(record: dict) -> str:
 
 def read_record(path) -> dict:
     """A census record saved by ``reproduce census`` (``results/census_groupN.json``)."""
-    import json
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no census results (run python -m mmoe_np reproduce census first)")
@@ -418,7 +415,6 @@ def main(args):
                  dtype=args.dtype, progress=not args.no_progress)
     options = {k: getattr(args, k) for k in DEFAULTS}            # as given: None is "the default" (one epoch...)
     record = make_record(data, result, settings, options, label_r, time.perf_counter() - start)
-    import json
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     text = report(record)
     print("\n" + text)
