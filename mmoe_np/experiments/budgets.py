@@ -189,9 +189,10 @@ def plot_budgets(path, budgets: Budgets, title="Every claim's verdict by trainin
         ax.set_xlabel("training steps", fontsize=8)
     handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=v) for v, c in colours.items()
                if v != claims.NOT_MEASURED and any(v in vs for vs in budgets.verdicts)]
-    fig.legend(handles=handles, loc="lower right", fontsize=8, title="verdict at that budget", title_fontsize=8)
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, title="verdict at that budget",
+               title_fontsize=8)
     fig.suptitle(f"{title} (band: 95% interval; dotted line: no effect)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))          # room below the panels for the legend, off every axis
     plots.save(fig, path)
 
 
